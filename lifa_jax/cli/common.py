@@ -1,0 +1,49 @@
+"""Pieces shared by the `lifa` subcommands."""
+
+import argparse
+import datetime
+import pathlib
+
+
+class UserError(Exception):
+    """An invalid input from the user: printed as one line, exit status 2, no traceback."""
+
+
+def parse_float_list(text: str, name: str) -> list[float]:
+    """Parse a comma-separated list of numbers such as ``"0,0.1,0.5"``."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{name} must be comma-separated numbers, got {text!r}; for example 0,0.1,0.5.") from None
+    if not values:
+        raise UserError(f"{name} is empty; give at least one number, for example 0,0.1,0.5.")
+    return values
+
+
+def parse_int_list(text: str, name: str) -> list[int]:
+    """Parse a comma-separated list of integers such as ``"64,128,10"``."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{name} must be comma-separated integers, got {text!r}; for example 64,128,10.") from None
+    if not values:
+        raise UserError(f"{name} is empty; give comma-separated integers, for example 64,128,10.")
+    return values
+
+
+def default_out_dir(command: str) -> pathlib.Path:
+    """Return ``runs/<command>-<timestamp>`` for a command's results."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return pathlib.Path("runs") / f"{command}-{stamp}"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """Add the `--out`, `--overwrite` and `--quick` options every study command takes."""
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help=f"folder for the results (default: runs/{command}-<timestamp>); must be new or empty",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
+    parser.add_argument("--quick", action="store_true", help="small, fast settings for a smoke test")

@@ -1,0 +1,67 @@
+"""Write results so that a failure never leaves a half-written file or folder."""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> pathlib.Path:
+    """Write `data` to a temporary file beside `path`, then rename it into place."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
+    """Write `text` (UTF-8) atomically to `path`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> pathlib.Path:
+    """Write `obj` as indented JSON atomically to `path`."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Path:
+    """Check that `out` may receive results and return a fresh staging folder beside it.
+
+    Results are written into the staging folder and moved to `out` by
+    `publish_output_dir` only when everything succeeded, so a failed run leaves
+    no partial output. Raises `FileExistsError` when `out` exists, is not empty
+    and `overwrite` is false.
+    """
+    out = pathlib.Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output path {str(out)!r} exists and is not a folder; choose another --out.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"output folder {str(out)!r} exists and is not empty; choose another --out or pass --overwrite."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+
+
+def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike) -> pathlib.Path:
+    """Move the finished `staging` folder to `out`, replacing an old `out` if present."""
+    out = pathlib.Path(out)
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+    return out
