@@ -1,0 +1,310 @@
+"""Feed-forward spiking network with LIFA astrocyte domains."""
+
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ..dynamics import (
+    LIF,
+    LIFA,
+    AstrocyteState,
+    Gliotransmitter,
+    LIFState,
+    TripartiteCoupling,
+    astrocyte_init,
+    astrocyte_step,
+    heaviside,
+    lif_init,
+    lif_step,
+)
+from ..dynamics.base import check_positive
+from .base import AbstractPropagation
+from .domains import contiguous_domains, count_astrocytes
+from .propagation import DenseProjection
+
+
+class NetworkFaults(eqx.Module):
+    """Fault state of a network: what is alive, as multiplicative 0/1 masks.
+
+    Every field is a tuple with one entry per weight layer (`len(topology) - 1`).
+
+    - `neuron_alive[l]`: shape `(topology[l + 1],)`; 0 marks a dead neuron, which
+      never spikes.
+    - `synapse_alive[l]`: shape `(topology[l], topology[l + 1])`; 0 marks a dead
+      (stuck-at-0) synapse, $W_{ij} = 0$.
+    - `astrocyte_alive[l]`: shape `(n_astrocytes[l],)`; 0 marks a dead astrocyte,
+      which never releases and does not repair its domain.
+    """
+
+    neuron_alive: tuple[Float[Array, " post"], ...]
+    synapse_alive: tuple[Float[Array, "pre post"], ...]
+    astrocyte_alive: tuple[Float[Array, " astrocytes"], ...]
+
+
+class NetworkState(eqx.Module):
+    """State of every layer's neurons and astrocytes during a simulation."""
+
+    neurons: tuple[LIFState, ...]
+    astrocytes: tuple[AstrocyteState, ...]
+
+
+class Trace(eqx.Module):
+    """Per-step record of a simulation, for plots and analysis."""
+
+    input_spikes: Float[Array, "steps inputs"]
+    spikes: tuple[Float[Array, "steps neurons"], ...]
+    calcium: tuple[Float[Array, "steps astrocytes"], ...]
+    gliotransmitter: tuple[Float[Array, "steps astrocytes"], ...]
+    releases: tuple[Float[Array, "steps astrocytes"], ...]
+
+
+class SimulationResult(eqx.Module):
+    """What a simulation returns.
+
+    - `counts[l]`: spikes of each neuron of layer `l + 1` over the run.
+    - `output_membrane`: time-averaged membrane of the output neurons (tie-breaks).
+    - `trace`: per-step record, or `None` unless requested.
+    """
+
+    counts: tuple[Float[Array, " neurons"], ...]
+    output_membrane: Float[Array, " outputs"]
+    trace: Trace | None
+
+
+class SpikingNetwork(eqx.Module):
+    r"""Feed-forward LIF network whose hidden and output neurons belong to LIFA astrocytes.
+
+    Layer $l$ receives $I_i = g_i \frac{p_i}{p_0} \sum_j W_{ji} s_j / \Delta t$, with
+    $p_i = p_0 + \alpha G_{a(i)}$ the tripartite coupling, $g_i$ the homeostatic
+    repair gain (1 without repair), and spikes entering as step-sized pulses. Each
+    neuron of a hidden or output layer belongs to one astrocyte's domain, whose
+    calcium integrates the domain's spikes (`LIFA`).
+
+    Build one with `SpikingNetwork.init`. Models take one sample; `jax.vmap` over
+    the batch.
+
+    **Fields:**
+
+    - `weights`: one `(pre, post)` matrix per layer.
+    - `domains`: per layer, the astrocyte index of each postsynaptic neuron
+      (-1: no astrocyte). Integer arrays, so filtered out of gradients.
+    - `neuron`, `astrocyte`, `gliotransmitter`, `coupling`: model parameters shared
+      by all layers.
+    - `propagation`: how spikes cross a layer (`DenseProjection` by default).
+    - `topology`, `n_astrocytes`, `dt`: static sizes and the step (ms).
+    """
+
+    weights: tuple[Float[Array, "pre post"], ...]
+    domains: tuple[Int[Array, " post"], ...]
+    neuron: LIF
+    astrocyte: LIFA
+    gliotransmitter: Gliotransmitter
+    coupling: TripartiteCoupling
+    propagation: AbstractPropagation
+    topology: tuple[int, ...] = eqx.field(static=True)
+    n_astrocytes: tuple[int, ...] = eqx.field(static=True)
+    dt: float = eqx.field(static=True)
+
+    @classmethod
+    def init(
+        cls,
+        topology: Sequence[int],
+        *,
+        key: PRNGKeyArray,
+        neuron: LIF = LIF(),
+        astrocyte: LIFA = LIFA(),
+        gliotransmitter: Gliotransmitter = Gliotransmitter(),
+        coupling: TripartiteCoupling = TripartiteCoupling(),
+        propagation: AbstractPropagation = DenseProjection(),
+        domain_size: int = 16,
+        domains: Sequence[np.ndarray] | None = None,
+        dt: float = 1.0,
+        weight_scale: float = 2.0,
+    ) -> "SpikingNetwork":
+        r"""Return a network with Gaussian weights.
+
+        Weights are drawn as $W \sim \mathcal{N}(0, \sigma^2)$ with
+        $\sigma = \mathrm{weight\_scale}\cdot\tau_n / (R\sqrt{n_\mathrm{pre}})$, so a
+        layer's drive is of order threshold whatever its fan-in.
+
+        **Arguments:**
+
+        - `topology`: neurons per layer, input first, e.g. `[64, 128, 10]`.
+        - `key`: a JAX PRNG key.
+        - `domain_size`: neurons per astrocyte for contiguous domains.
+        - `domains`: explicit neuron-to-astrocyte maps per layer (overrides
+          `domain_size`), e.g. from astrocyte placement.
+        - `dt`: step (ms).
+        """
+        topology = tuple(int(n) for n in topology)
+        if len(topology) < 2 or any(n < 1 for n in topology):
+            raise ValueError(
+                f"topology must list at least two positive layer sizes, got {list(topology)}; "
+                "for example [64, 128, 10]."
+            )
+        check_positive("dt", dt, "pass a step in ms")
+        if domains is None:
+            domains = [contiguous_domains(n, domain_size) for n in topology[1:]]
+        domains = tuple(np.asarray(d, dtype=np.int32) for d in domains)
+        if len(domains) != len(topology) - 1 or any(d.shape != (n,) for d, n in zip(domains, topology[1:])):
+            raise ValueError(
+                f"domains must give one index per neuron of each layer after the input "
+                f"(sizes {list(topology[1:])}); got shapes {[d.shape for d in domains]}."
+            )
+
+        keys = jax.random.split(key, len(topology) - 1)
+        weights = tuple(
+            jax.random.normal(k, (n_pre, n_post)) * (weight_scale * neuron.tau_n / (neuron.resistance * np.sqrt(n_pre)))
+            for k, n_pre, n_post in zip(keys, topology[:-1], topology[1:])
+        )
+        return cls(
+            weights=weights,
+            domains=tuple(jnp.asarray(d) for d in domains),
+            neuron=neuron,
+            astrocyte=astrocyte,
+            gliotransmitter=gliotransmitter,
+            coupling=coupling,
+            propagation=propagation,
+            topology=topology,
+            n_astrocytes=tuple(count_astrocytes(d) for d in domains),
+            dt=float(dt),
+        )
+
+    @property
+    def n_neurons(self) -> int:
+        """Neurons in all layers, input layer included (the LIFA paper's count)."""
+        return int(sum(self.topology))
+
+    @property
+    def n_synapses(self) -> int:
+        """Weights in all layers (no biases)."""
+        return int(sum(a * b for a, b in zip(self.topology[:-1], self.topology[1:])))
+
+    def no_faults(self) -> NetworkFaults:
+        """Return the fault-free masks (everything alive)."""
+        return NetworkFaults(
+            neuron_alive=tuple(jnp.ones((n,)) for n in self.topology[1:]),
+            synapse_alive=tuple(jnp.ones_like(w) for w in self.weights),
+            astrocyte_alive=tuple(jnp.ones((a,)) for a in self.n_astrocytes),
+        )
+
+    def unit_gains(self) -> tuple[Float[Array, " post"], ...]:
+        """Return repair gains of 1 for every neuron (no repair)."""
+        return tuple(jnp.ones((n,)) for n in self.topology[1:])
+
+    def init_state(self) -> NetworkState:
+        """Return every neuron and astrocyte at rest."""
+        return NetworkState(
+            neurons=tuple(lif_init(self.neuron, (n,)) for n in self.topology[1:]),
+            astrocytes=tuple(astrocyte_init(self.astrocyte, (a,)) for a in self.n_astrocytes),
+        )
+
+    def step(
+        self,
+        state: NetworkState,
+        input_spikes: Float[Array, " inputs"],
+        faults: NetworkFaults,
+        gains: tuple[Float[Array, " post"], ...],
+        spike_fn: Callable[[Array], Array] = heaviside,
+    ) -> tuple[NetworkState, tuple[tuple[Array, ...], tuple[Array, ...]]]:
+        """Advance the network by one step.
+
+        **Returns:** `(new_state, (spikes, releases))` with one array per layer.
+        """
+        spikes = input_spikes
+        neurons, astrocytes, all_spikes, all_releases = [], [], [], []
+        for layer in range(len(self.weights)):
+            domain = self.domains[layer]
+            n_astro = self.n_astrocytes[layer]
+            has_astro = domain >= 0
+            glio = state.astrocytes[layer].g
+            g_post = jnp.where(has_astro, glio[jnp.clip(domain, 0, max(n_astro - 1, 0))], 0.0) if n_astro else 0.0
+
+            weights = self.weights[layer] * faults.synapse_alive[layer]
+            synaptic = self.propagation(weights, spikes)
+            current = synaptic * self.coupling.scale(g_post) * gains[layer] / self.dt
+            neuron_state, spikes = lif_step(self.neuron, state.neurons[layer], current, self.dt, spike_fn)
+            spikes = spikes * faults.neuron_alive[layer]
+
+            # Spikes of neurons without an astrocyte go to an extra segment that is dropped.
+            segment = jnp.where(has_astro, domain, n_astro)
+            domain_counts = jax.ops.segment_sum(spikes, segment, num_segments=n_astro + 1)[:n_astro]
+            domain_counts = jax.lax.stop_gradient(domain_counts) * faults.astrocyte_alive[layer]
+            astro_state, releases = astrocyte_step(
+                self.astrocyte, self.gliotransmitter, state.astrocytes[layer], domain_counts, self.dt
+            )
+
+            neurons.append(neuron_state)
+            astrocytes.append(astro_state)
+            all_spikes.append(spikes)
+            all_releases.append(releases)
+        return NetworkState(tuple(neurons), tuple(astrocytes)), (tuple(all_spikes), tuple(all_releases))
+
+
+def simulate(
+    network: SpikingNetwork,
+    input_spikes: Float[Array, "steps inputs"],
+    *,
+    faults: NetworkFaults | None = None,
+    gains: tuple[Array, ...] | None = None,
+    spike_fn: Callable[[Array], Array] = heaviside,
+    record: bool = False,
+) -> SimulationResult:
+    """Simulate `network` on one sample's spike train with `jax.lax.scan`.
+
+    **Arguments:**
+
+    - `input_spikes`: shape `(steps, topology[0])`, floats in {0, 1}.
+    - `faults`: fault masks (`network.no_faults()` by default).
+    - `gains`: homeostatic repair gains per layer (`network.unit_gains()` by default).
+    - `spike_fn`: threshold function; a surrogate from `lifa_jax.training` when
+      differentiating.
+    - `record`: also return the per-step `Trace` (costs memory proportional to steps).
+
+    **Returns:** a `SimulationResult`.
+    """
+    if input_spikes.ndim != 2 or input_spikes.shape[1] != network.topology[0]:
+        raise ValueError(
+            f"input_spikes must have shape (steps, {network.topology[0]}), got {input_spikes.shape}; "
+            "encode one sample at a time and vmap over the batch."
+        )
+    faults = network.no_faults() if faults is None else faults
+    gains = network.unit_gains() if gains is None else gains
+
+    def body(carry, x_t):
+        state, counts, v_sum = carry
+        state, (spikes, releases) = network.step(state, x_t, faults, gains, spike_fn)
+        counts = tuple(c + s for c, s in zip(counts, spikes))
+        v_sum = v_sum + state.neurons[-1].v
+        record_t = None
+        if record:
+            record_t = (
+                spikes,
+                tuple(a.c for a in state.astrocytes),
+                tuple(a.g for a in state.astrocytes),
+                releases,
+            )
+        return (state, counts, v_sum), record_t
+
+    counts0 = tuple(jnp.zeros((n,)) for n in network.topology[1:])
+    carry0 = (network.init_state(), counts0, jnp.zeros((network.topology[-1],)))
+    (_, counts, v_sum), records = jax.lax.scan(body, carry0, input_spikes)
+
+    trace = None
+    if record:
+        spikes, calcium, glio, releases = records
+        trace = Trace(input_spikes, spikes, calcium, glio, releases)
+    return SimulationResult(counts=counts, output_membrane=v_sum / input_spikes.shape[0], trace=trace)
+
+
+def predict(result: SimulationResult) -> Int[Array, ""]:
+    """Return the predicted class: the output neuron with most spikes.
+
+    Ties are broken by the time-averaged membrane potential, which enters through
+    a sigmoid in (0, 1) and so never outweighs a difference of one spike.
+    """
+    return jnp.argmax(result.counts[-1] + jax.nn.sigmoid(result.output_membrane))
