@@ -314,7 +314,7 @@ def test_dataset_take_keeps_first_samples():
         ),
         (
             {"image_shape": (3, 3)},
-            r"x_train has 4 features but image_shape holds 9 pixels",
+            r"x_train has 4 features but image_shape has 9 pixels",
         ),
         ({"n_classes": 1}, r"n_classes must be an integer >= 2, got 1"),
     ],
@@ -477,8 +477,8 @@ def test_load_mnist_count_mismatch(tmp_path):
 
     with pytest.raises(
         DataFormatError,
-        match=r"t10k-images-idx3-ubyte holds 5 images but .*t10k-labels-idx1-ubyte "
-        r"holds 4 labels",
+        match=r"t10k-images-idx3-ubyte contains 5 images but .*t10k-labels-idx1-ubyte "
+        r"contains 4 labels",
     ):
         load_mnist(folder)
 
@@ -635,6 +635,39 @@ def test_cifar100_archive_parent_folder(tmp_path):
     np.testing.assert_array_equal(data.y_train, batches["train"][b"fine_labels"][:2])
 
 
+def test_cifar100_archive_dot_prefix(tmp_path):
+    batches = cifar_batches()
+    folder = write_cifar_folder(tmp_path / "staging" / "cifar-100-python", batches)
+    archive = tmp_path / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="./cifar-100-python")
+
+    check_cifar_round_trip(load_cifar100(archive), batches)
+
+
+def test_cifar100_archive_missing_member(tmp_path):
+    batches = cifar_batches()
+    del batches["test"]
+    folder = write_cifar_folder(tmp_path / "staging" / "cifar-100-python", batches)
+    archive = tmp_path / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-100-python")
+
+    with pytest.raises(
+        DataFormatError,
+        match=r"cifar-100-python\.tar\.gz: archive has no file cifar-100-python/test",
+    ):
+        load_cifar100(archive)
+
+
+def test_cifar100_file_not_archive(tmp_path):
+    path = tmp_path / "train"
+    path.write_bytes(pickle.dumps(make_cifar_batch(2, seed=0), protocol=2))
+
+    with pytest.raises(DataFormatError, match=r"train: cannot read the archive \("):
+        load_cifar100(path)
+
+
 def test_cifar100_python2_pickle(tmp_path):
     rng = np.random.default_rng(5)
     batches = {
@@ -725,7 +758,7 @@ class LocalFunction:
         (LocalFunction, r"\S*test_data\._record_call"),
     ],
 )
-def test_cifar100_malicious_pickle_refused(tmp_path, payload, global_name):
+def test_cifar100_malicious_pickle_rejected(tmp_path, payload, global_name):
     marker = tmp_path / "executed"
     batches = cifar_batches()
     batches["train"][b"batch_label"] = payload(marker)

@@ -137,7 +137,7 @@ def _check_inputs(name: str, x, features: int) -> None:
         )
     if x.shape[1] != features:
         raise ValueError(
-            f"{name} has {x.shape[1]} features but image_shape holds {features} "
+            f"{name} has {x.shape[1]} features but image_shape has {features} "
             "pixels; pass the image shape that matches the flattened inputs."
         )
     low, high = (x.min(), x.max()) if x.size else (0.0, 0.0)

@@ -112,9 +112,9 @@ def load_cifar100(
 
     **Raises:**
 
-    `FileNotFoundError` when `path` does not exist; `DataFormatError` when a file
-    is missing, truncated or corrupt, references a global outside the allow-list,
-    or lacks the expected keys and shapes.
+    `FileNotFoundError` when `path` does not exist. `DataFormatError` when a file
+    is missing, truncated or corrupt, when a pickle references a global outside
+    the allow-list, or when keys or shapes differ from CIFAR-100.
     """
     if not isinstance(grayscale, bool):
         raise ValueError(
@@ -234,7 +234,7 @@ def _read_cifar_batches(path: pathlib.Path) -> dict:
     raise DataFormatError(
         f"no CIFAR-100 files in {path}: expected files train and test, a "
         f"{CIFAR_FOLDER} folder, or {CIFAR_ARCHIVE}.{hint} Pass the folder that "
-        "holds them."
+        "contains them."
     )
 
 
@@ -252,7 +252,11 @@ def _read_archive(path: pathlib.Path) -> dict:
     batches = {}
     try:
         with tarfile.open(path, mode="r:*") as archive:
-            members = {member.name: member for member in archive.getmembers()}
+            # Archives packed as ./cifar-100-python/... name members with "./".
+            members = {
+                member.name.removeprefix("./"): member
+                for member in archive.getmembers()
+            }
             for part in CIFAR_PARTS:
                 member = members.get(f"{CIFAR_FOLDER}/{part}") or members.get(part)
                 if member is None or not member.isfile():

@@ -36,7 +36,7 @@ def load_digits(
     **Returns:**
 
     A `Dataset` with 64 features (`image_shape=(8, 8)`) and 10 classes; the
-    default split holds 1437 train and 360 test samples.
+    default split has 1437 train and 360 test samples.
     """
     if not (isinstance(test_fraction, numbers.Real) and 0.0 < test_fraction < 1.0):
         raise ValueError(

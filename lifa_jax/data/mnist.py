@@ -10,8 +10,8 @@ import numpy as np
 
 from .base import DataFormatError, Dataset, check_max_samples, scale_to_unit
 
-# IDX type codes (third magic byte) and the big-endian element types they name,
-# from the format description on the MNIST page by LeCun, Cortes and Burges.
+# IDX type codes (third magic byte), defined with the MNIST database, and the
+# big-endian element types they name.
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
@@ -44,10 +44,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     r"""Read an IDX file, plain or gzip-compressed, into a NumPy array.
 
     The header is four magic bytes `00 00 <type code> <number of dimensions>`,
-    then one big-endian unsigned 32-bit size per dimension; the data follow in
-    row-major order as big-endian elements of the type code's type
-    (0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32,
-    0x0E float64). A file that starts with the gzip magic bytes is decompressed
+    then one big-endian unsigned 32-bit size per dimension. The data follow in
+    row-major order as big-endian elements of the type code's type: 0x08 unsigned
+    byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
+    A file that starts with the gzip magic bytes is decompressed
     first, whatever its name.
 
     **Arguments:**
@@ -114,7 +114,7 @@ def load_mnist(
 ) -> Dataset:
     """Load MNIST, or Fashion-MNIST, from the four IDX files in a folder.
 
-    The folder holds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+    The folder contains `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
     `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each either plain or
     gzip-compressed with a `.gz` suffix. Fashion-MNIST uses the same names and
     format. Pixel values 0..255 are divided by 255; the official train/test split
@@ -122,7 +122,7 @@ def load_mnist(
 
     **Arguments:**
 
-    - `path`: folder that holds the four files.
+    - `path`: folder that contains the four files.
     - `name`: name stored in the returned `Dataset`, e.g. `"fashion-mnist"`.
     - `max_train`, `max_test`: keep only the first samples of each part
       (`None` keeps all).
@@ -141,57 +141,55 @@ def load_mnist(
     folder = pathlib.Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"MNIST folder {folder} not found; pass the folder that holds "
+            f"MNIST folder {folder} not found; pass the folder that contains "
             f"{MNIST_FILES['train_images']}[.gz] and the other IDX files."
         )
     check_max_samples("max_train", max_train)
     check_max_samples("max_test", max_test)
 
-    arrays = {}
+    paths, arrays = {}, {}
     for key, file_name in MNIST_FILES.items():
-        file_path = _find_idx_file(folder, file_name)
-        array = read_idx(file_path)
+        paths[key] = _find_idx_file(folder, file_name)
+        arrays[key] = read_idx(paths[key])
         expected_ndim = 3 if key.endswith("images") else 1
-        if array.dtype != np.uint8 or array.ndim != expected_ndim:
+        if arrays[key].dtype != np.uint8 or arrays[key].ndim != expected_ndim:
             raise DataFormatError(
-                f"{file_path}: expected a {expected_ndim}-D unsigned byte IDX file, "
-                f"got {array.dtype} of shape {array.shape}; pass the MNIST file "
-                f"{file_name}."
+                f"{paths[key]}: expected a {expected_ndim}-D unsigned byte IDX "
+                f"file, got {arrays[key].dtype} of shape {arrays[key].shape}; pass "
+                f"the MNIST file {file_name}."
             )
-        arrays[key] = (file_path, array)
 
     for part in ("train", "test"):
-        images_path, images = arrays[f"{part}_images"]
-        labels_path, labels = arrays[f"{part}_labels"]
+        images_path, images = paths[f"{part}_images"], arrays[f"{part}_images"]
+        labels_path, labels = paths[f"{part}_labels"], arrays[f"{part}_labels"]
         if images.shape[0] != labels.shape[0]:
             raise DataFormatError(
-                f"{images_path} holds {images.shape[0]} images but {labels_path} "
-                f"holds {labels.shape[0]} labels; use images and labels from "
-                "the same release."
+                f"{images_path} contains {images.shape[0]} images but "
+                f"{labels_path} contains {labels.shape[0]} labels; use images and "
+                "labels from the same release."
             )
         if labels.size and labels.max() >= MNIST_CLASSES:
             raise DataFormatError(
                 f"{labels_path}: label {labels.max()} is out of range, MNIST "
                 f"labels lie in 0..{MNIST_CLASSES - 1}; pass an MNIST label file."
             )
-    train_images = arrays["train_images"][1]
-    test_path, test_images = arrays["test_images"]
+    train_images, test_images = arrays["train_images"], arrays["test_images"]
     if train_images.shape[1:] != test_images.shape[1:]:
         raise DataFormatError(
-            f"{test_path}: test images have shape {test_images.shape[1:]} but train "
-            f"images have {train_images.shape[1:]}; use files from one data set."
+            f"{paths['test_images']}: test images have shape "
+            f"{test_images.shape[1:]} but train images have "
+            f"{train_images.shape[1:]}; use files from one data set."
         )
 
-    data = Dataset(
+    return Dataset(
         name=name,
         x_train=scale_to_unit(train_images[:max_train], MNIST_MAX_PIXEL),
-        y_train=arrays["train_labels"][1][:max_train].astype(np.int32),
+        y_train=arrays["train_labels"][:max_train].astype(np.int32),
         x_test=scale_to_unit(test_images[:max_test], MNIST_MAX_PIXEL),
-        y_test=arrays["test_labels"][1][:max_test].astype(np.int32),
+        y_test=arrays["test_labels"][:max_test].astype(np.int32),
         n_classes=MNIST_CLASSES,
         image_shape=tuple(train_images.shape[1:]),
     )
-    return data
 
 
 def _find_idx_file(folder: pathlib.Path, file_name: str) -> pathlib.Path:
