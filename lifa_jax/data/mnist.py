@@ -60,9 +60,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     **Raises:**
 
-    `FileNotFoundError` when `path` does not exist; `DataFormatError` when the
-    magic number is invalid, the gzip stream is corrupt, or the file is shorter
-    or longer than its header declares.
+    `FileNotFoundError` when `path` does not exist. `DataFormatError` when the
+    magic number is invalid, when the gzip stream is corrupt, or when the file is
+    shorter or longer than its header declares.
     """
     path = pathlib.Path(path)
     raw = _read_maybe_gzip(path)
@@ -134,9 +134,10 @@ def load_mnist(
 
     **Raises:**
 
-    `FileNotFoundError` when the folder does not exist; `DataFormatError` when a
-    file is missing, not a ubyte IDX file of the expected rank, truncated, when
-    image and label counts differ, or a label is 10 or more.
+    `FileNotFoundError` when the folder does not exist. `DataFormatError` when a
+    file is missing or truncated, or is not an unsigned byte IDX file of the
+    expected rank. It is also raised when image and label counts differ and when
+    a label is 10 or more.
     """
     folder = pathlib.Path(path)
     if not folder.is_dir():
