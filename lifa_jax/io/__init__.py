@@ -1,8 +1,12 @@
 """Files: atomic writes, output folders, checkpoints and reports."""
 
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, prepare_output_dir, publish_output_dir
 
 __all__ = [
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",

@@ -1,0 +1,84 @@
+"""The Markdown report of a run."""
+
+
+def _fmt(stat: dict | None, digits: int = 2, scale: float = 1.0) -> str:
+    if stat is None or stat.get("mean") is None:
+        return "undefined"
+    text = f"{stat['mean'] * scale:.{digits}f}"
+    if stat.get("ci95") is not None:
+        text += f" ± {stat['ci95'] * scale:.{digits}f}"
+    return text
+
+
+def reference_row(sweep: list[dict], kind: str = "neuron_dead", rate: float = 0.3) -> dict | None:
+    """Return the sweep entry used for the FT row of the Table I summary."""
+    rows = [r for r in sweep if r["fault"] == kind]
+    if not rows:
+        rows = sweep
+    return min(rows, key=lambda r: abs(r["rate"] - rate)) if rows else None
+
+
+def render_report(summary: dict) -> str:
+    """Return `report.md`: the LIFA paper's Table I rows for this run and the sweep table."""
+    ref = reference_row(summary["sweep"])
+    lines = [
+        f"# lifa run: {summary['dataset']}",
+        "",
+        f"Topology {'-'.join(map(str, summary['topology']))}, T = {summary['steps']} steps of "
+        f"{summary['dt_ms']} ms, seed {summary['seed']}, {summary['samples']['test']} test samples.",
+        "",
+        "## Table I of Yunusoglu et al. (2025), for this run",
+        "",
+        "| quantity | this run | LIFA paper | how it was measured here |",
+        "|---|---|---|---|",
+        f"| topology | {'-'.join(map(str, summary['topology']))} | 1024-768-2048-512-100 | layer sizes, input first |",
+        f"| neurons | {summary['neurons']} | 4452 | sum of all layer sizes, input layer included |",
+        f"| synapses (weights) | {summary['synapses']:,} | 3,459,072 | dense weights, no biases |",
+        f"| synapses (paper convention) | {summary['synapses_paper_convention']:,} | 6,918,144 | twice the weights, "
+        "as the paper counts them |",
+        f"| astrocytes | {summary['astrocytes']} | not stated | contiguous domains of "
+        f"{summary['neurons_per_astrocyte']} neurons in hidden and output layers |",
+        f"| MACs per step | {summary['macs_per_step']:,} | 6.9 M | one multiply-accumulate per weight per step (dense) |",
+        f"| synaptic events per step | {summary['synaptic_events_per_step']:,.0f} | not stated | measured spikes times "
+        "fan-out, mean over test samples |",
+        f"| latency per sample | {summary['latency_s_per_sample']:.3g} s | 9.038 s | best of 3 timed batched runs over the "
+        f"test set / samples, on {summary['device']} |",
+        f"| throughput | {summary['throughput_neurons_per_s']:,.0f} neurons/s | 492.56 neurons/s | neurons / latency per sample |",
+        f"| average spike frequency | {summary['avg_spike_frequency_hz']:.2f} Hz | 2.173 Hz | spikes / (neurons x T x dt), "
+        "hidden and output neurons, test set |",
+        f"| fault-free accuracy | {summary['accuracy_fault_free']:.4f} | not stated | test set, regular input coding |",
+    ]
+    if ref is not None:
+        lines += [
+            f"| FT without astrocytes | {_fmt(ref['ft_no_repair'])} % | 63.11 % | {ref['fault']} at rate {ref['rate']:g}, "
+            f"{ref['masks']} masks, mean ± 95 % CI |",
+            f"| FT with astrocytes | {_fmt(ref['ft_repair'])} % | 81.10 % | same masks and inputs, homeostatic repair |",
+            f"| output deviation D | {_fmt(ref['deviation'])} % | 18.90 % | 100 - FT with astrocytes, lower is better |",
+        ]
+    lines += [
+        "",
+        "The paper's figures were measured on its own network and hardware (an RTX 3060 GPU and a Core i9 CPU); "
+        "they are listed for orientation, not as targets of this run.",
+        "",
+        "## Fault sweep",
+        "",
+        "Accuracy and FT are higher-is-better, D is lower-is-better, R (share of the lost accuracy won back by repair) "
+        "is higher-is-better. Each cell is the mean ± the half-width of its 95 % confidence interval over masks "
+        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average.",
+        "",
+        "| fault | rate | masks | accuracy, no repair | accuracy, repair | FT no repair (%) | FT repair (%) | D (%) | R (%) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary["sweep"]:
+        lines.append(
+            f"| {r['fault']} | {r['rate']:g} | {r['masks']} | {_fmt(r['accuracy_no_repair'], 4)} | "
+            f"{_fmt(r['accuracy_repair'], 4)} | {_fmt(r['ft_no_repair'])} | {_fmt(r['ft_repair'])} | "
+            f"{_fmt(r['deviation'])} | {_fmt(r['recovery'], 1)} |"
+        )
+    lines += [
+        "",
+        "Figures: `ft_vs_rate.png` (FT against fault rate with 95 % bands), `raster.png` (spikes, astrocyte calcium "
+        "and gliotransmitter for one test sample), `training.png` (loss and accuracy per epoch, when trained).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Homeostatic astrocyte repair with per-neuron rate set-points."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..dynamics.base import check_positive
+from ..network import NetworkFaults, SpikingNetwork, simulate
+
+
+class SetPoints(eqx.Module):
+    """Fault-free firing rate of every neuron (spikes per step), one array per layer."""
+
+    rates: tuple[Float[Array, " neurons"], ...]
+
+
+class HomeostaticRepair(eqx.Module):
+    r"""Astrocyte-mediated synaptic scaling towards each neuron's own set-point.
+
+    Each astrocyte holds, for every neuron $i$ of its domain, the fault-free rate
+    $r^*_i$ measured on a calibration stream. After a fault, the network runs on an
+    unlabelled adaptation stream and each pass updates the gain on neuron $i$'s
+    incoming synapses:
+
+    $$g_i \leftarrow \mathrm{clip}\Big(g_i \big(1 + \eta \frac{r^*_i - r_i}{r^*_i}\big),
+      g_\min, g_\max\Big)$$
+
+    the discrete form of $\tau_h \dot h_i = (r^*_i - r_i)/r^*_i$, $g_i = e^{h_i}$. Neurons
+    of every layer with astrocyte domains take part, so neurons downstream of a
+    fault make up for the input they lost. The gains are then frozen for
+    evaluation. Dead neurons are not revived, neurons silent before the fault
+    ($r^*_i = 0$) and neurons without an astrocyte keep gain 1, and a dead
+    astrocyte leaves its whole domain at gain 1. The biology is glia-mediated
+    synaptic scaling (Stellwagen & Malenka, "Synaptic scaling mediated by glial
+    TNF-alpha", Nature 2006).
+
+    A controller on a cluster's mean rate does not work: random faults barely move
+    a cluster's mean, because the damage lies in which neurons lost their drive.
+
+    **Arguments:**
+
+    - `eta`: step size of one pass (dimensionless).
+    - `passes`: adaptation passes over the adaptation stream.
+    - `g_min`, `g_max`: gain limits.
+    """
+
+    eta: float = 0.5
+    passes: int = eqx.field(static=True, default=20)
+    g_min: float = 0.25
+    g_max: float = 4.0
+
+    def __check_init__(self):
+        check_positive("eta", self.eta, "pass a positive step size")
+        check_positive("passes", self.passes, "pass at least one adaptation pass")
+        check_positive("g_min", self.g_min, "pass a positive lower gain limit")
+        if isinstance(self.g_min, float | int) and isinstance(self.g_max, float | int) and self.g_max < self.g_min:
+            raise ValueError(f"g_max={self.g_max} is below g_min={self.g_min}; pass g_min <= 1 <= g_max.")
+
+    def calibrate(self, network: SpikingNetwork, spikes: Float[Array, "samples steps inputs"]) -> SetPoints:
+        """Measure the fault-free rate of every neuron on a calibration stream."""
+        return SetPoints(_mean_rates(network, spikes, network.no_faults(), network.unit_gains()))
+
+    def adapt(
+        self,
+        network: SpikingNetwork,
+        faults: NetworkFaults,
+        set_points: SetPoints,
+        spikes: Float[Array, "samples steps inputs"],
+    ) -> tuple[Float[Array, " neurons"], ...]:
+        """Return the repair gains after `passes` passes over the adaptation stream `spikes`."""
+        eligible = []
+        for layer, target in enumerate(set_points.rates):
+            domain = network.domains[layer]
+            alive_astro = faults.astrocyte_alive[layer]
+            n_astro = network.n_astrocytes[layer]
+            astro_ok = jnp.where(domain >= 0, alive_astro[jnp.clip(domain, 0, max(n_astro - 1, 0))], 0.0) if n_astro else 0.0
+            eligible.append((target > 0) * astro_ok * faults.neuron_alive[layer])
+
+        def one_pass(gains, _):
+            rates = _mean_rates(network, spikes, faults, gains)
+            new = []
+            for gain, target, rate, ok in zip(gains, set_points.rates, rates, eligible):
+                error = jnp.where(target > 0, (target - rate) / jnp.where(target > 0, target, 1.0), 0.0)
+                updated = jnp.clip(gain * (1.0 + self.eta * error), self.g_min, self.g_max)
+                new.append(jnp.where(ok > 0, updated, 1.0))
+            return tuple(new), None
+
+        gains, _ = jax.lax.scan(one_pass, network.unit_gains(), None, length=self.passes)
+        return gains
+
+
+def _mean_rates(network, spikes, faults, gains):
+    results = jax.vmap(lambda s: simulate(network, s, faults=faults, gains=gains))(spikes)
+    steps = spikes.shape[1]
+    return tuple(c.mean(axis=0) / steps for c in results.counts)
