@@ -1,7 +1,7 @@
 """Shared pytest fixtures.
 
-The default dtype stays float32 for the whole suite; tests that need float64
-request the `x64` fixture, which turns 64-bit mode on for that test only.
+The default dtype stays float32 for the whole suite. A test that needs float64
+requests the `x64` fixture, which turns 64-bit mode on for that test only.
 """
 
 import jax

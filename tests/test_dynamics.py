@@ -9,7 +9,7 @@ Closed forms used below, for a LIF neuron from rest under a constant current I:
 and likewise for the astrocyte's calcium under a constant domain rate nu, with
 R I replaced by kappa_c nu. The event solver locates crossings to about 1e-9 ms in
 float64. The stepper spikes at the end of the first step at or past t*, so its
-first spike lies in [t*, t* + dt) and, when t_ref is a whole number of steps, its
+first spike lies in [t*, t* + dt). When t_ref is a whole number of steps, its
 interspike interval is exactly t_ref + dt * ceil(t* / dt).
 """
 
@@ -26,6 +26,7 @@ from lifa_jax.dynamics import (
     LIF,
     LIFA,
     Gliotransmitter,
+    LIFACircuit,
     LIFState,
     SubtractReset,
     TripartiteCoupling,
@@ -35,8 +36,8 @@ from lifa_jax.dynamics import (
     lif_init,
     lif_step,
     reset_from_name,
+    solve_circuit,
 )
-from lifa_jax.dynamics.circuit import LIFACircuit, solve_circuit
 
 # Every default-set call of `solve_circuit` uses these static settings, so the
 # solver is compiled once for the whole module.
@@ -567,7 +568,7 @@ def test_stepper_gradient_tau_n(x64):
 @pytest.mark.slow
 def test_event_solver_subtract_reset(x64):
     # At a located crossing V equals v_th, so a subtract reset restarts from 0 and
-    # the interval matches the zero reset; an immediate spike keeps the excess.
+    # the interval matches the zero reset. An immediate spike keeps the excess.
     neuron = LIF(tau_n=20.0, t_ref=0.0, reset=SubtractReset())
     solution = _solve(LIFACircuit(neuron=neuron), 40.0, y0=jnp.array([1.5, 0.0, 0.0]))
     ts, v = np.asarray(solution.ts), np.asarray(solution.ys)[:, 0]

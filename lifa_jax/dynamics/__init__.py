@@ -2,6 +2,13 @@
 
 from .astrocyte import LIFA
 from .base import AbstractReset, SubtractReset, ZeroReset, reset_from_name
+from .circuit import (
+    CircuitSolution,
+    LIFACircuit,
+    default_root_finder,
+    default_stepsize_controller,
+    solve_circuit,
+)
 from .coupling import TripartiteCoupling
 from .gliotransmitter import Gliotransmitter
 from .neuron import LIF
@@ -21,16 +28,21 @@ __all__ = [
     "LIFA",
     "AbstractReset",
     "AstrocyteState",
+    "CircuitSolution",
     "Gliotransmitter",
+    "LIFACircuit",
     "LIFState",
     "SubtractReset",
     "TripartiteCoupling",
     "ZeroReset",
     "astrocyte_init",
     "astrocyte_step",
+    "default_root_finder",
+    "default_stepsize_controller",
     "heaviside",
     "lif_init",
     "lif_step",
     "refractory_steps",
     "reset_from_name",
+    "solve_circuit",
 ]
