@@ -7,12 +7,15 @@ from .dynamics import (
     LIF,
     LIFA,
     AbstractReset,
+    CircuitSolution,
     Gliotransmitter,
+    LIFACircuit,
     SubtractReset,
     TripartiteCoupling,
     ZeroReset,
     astrocyte_step,
     lif_step,
+    solve_circuit,
 )
 from .faults import AbstractFault, NeuronDead, SynapseDead, draw_faults, run_sweep, sweep_masks
 from .io import load_checkpoint, save_checkpoint
@@ -36,6 +39,8 @@ __all__ = [
     "LIFA",
     "AbstractFault",
     "AbstractReset",
+    "CircuitSolution",
+    "LIFACircuit",
     "Arctan",
     "DataFormatError",
     "Dataset",
@@ -75,6 +80,7 @@ __all__ = [
     "run_sweep",
     "save_checkpoint",
     "simulate",
+    "solve_circuit",
     "sweep_masks",
     "train",
 ]

@@ -82,4 +82,10 @@ def recovery_ci95(a_ff: float, a_f, a_r, *, key, resamples: int = 2000, min_loss
     if boot.size < 2:
         return {"mean": value, "ci95": None, "n": int(a_f.size)}
     low, high = np.percentile(boot, [2.5, 97.5])
-    return {"mean": value, "ci95": float((high - low) / 2.0), "low": float(low), "high": float(high), "n": int(a_f.size)}
+    return {
+        "mean": value,
+        "ci95": float((high - low) / 2.0),
+        "low": float(low),
+        "high": float(high),
+        "n": int(a_f.size),
+    }

@@ -67,22 +67,22 @@ class RunConfig:
     def validate(self) -> None:
         """Raise `ValueError` naming the first invalid setting and its fix."""
         positive = {
-            "steps": (self.steps, "--steps"),
-            "dt": (self.dt, "--dt"),
-            "tau_n": (self.tau_n, "--tau-n"),
-            "tau_c": (self.tau_c, "--tau-c"),
-            "tau_g": (self.tau_g, "--tau-g"),
-            "epochs": (self.epochs, "--epochs"),
-            "batch_size": (self.batch_size, "--batch-size"),
-            "learning_rate": (self.learning_rate, "--learning-rate"),
-            "masks": (self.masks, "--masks"),
-            "chunk_size": (self.chunk_size, "--chunk-size"),
-            "domain_size": (self.domain_size, "--domain-size"),
-            "max_rate": (self.max_rate, "--max-rate"),
-            "repair_passes": (self.repair_passes, "--repair-passes"),
-            "repair_samples": (self.repair_samples, "--repair-samples"),
+            "--steps": self.steps,
+            "--dt": self.dt,
+            "--tau-n": self.tau_n,
+            "--tau-c": self.tau_c,
+            "--tau-g": self.tau_g,
+            "--epochs": self.epochs,
+            "--batch-size": self.batch_size,
+            "--learning-rate": self.learning_rate,
+            "--masks": self.masks,
+            "--chunk-size": self.chunk_size,
+            "--domain-size": self.domain_size,
+            "--max-rate": self.max_rate,
+            "--repair-passes": self.repair_passes,
+            "--repair-samples": self.repair_samples,
         }
-        for name, (value, flag) in positive.items():
+        for flag, value in positive.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{flag} must be positive, got {value!r}; pass a value above 0.")
         if not (math.isfinite(self.t_ref) and self.t_ref >= 0):
@@ -221,7 +221,10 @@ def fault_sweep(config, network, data, *, key, progress=None):
                 "deviation": mean_ci95(100.0 - ft_r),
                 "deviation_no_repair": mean_ci95(100.0 - ft_f),
                 "recovery": recovery_ci95(a_ff, a_f, a_r, key=jax.random.fold_in(k_boot, i), min_loss=one_sample),
-                "per_mask": {"accuracy_no_repair": np.asarray(a_f).tolist(), "accuracy_repair": np.asarray(a_r).tolist()},
+                "per_mask": {
+                    "accuracy_no_repair": np.asarray(a_f).tolist(),
+                    "accuracy_repair": np.asarray(a_r).tolist(),
+                },
             }
         )
     return a_ff, records, repair
@@ -300,8 +303,11 @@ def build_summary(config, data, network, a_ff, records, inference, history, timi
         "steps": config.steps,
         "dt_ms": config.dt,
         "accuracy_fault_free": a_ff,
-        "training": {"epochs": config.epochs, "final_loss": history["loss"][-1] if history else None,
-                     "final_train_accuracy": history["accuracy"][-1] if history else None},
+        "training": {
+            "epochs": config.epochs,
+            "final_loss": history["loss"][-1] if history else None,
+            "final_train_accuracy": history["accuracy"][-1] if history else None,
+        },
         "sweep": sweep,
         **inference,
         "metric_directions": DIRECTIONS,

@@ -29,16 +29,28 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = p.add_argument_group("data")
-    data.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist", "cifar100"), default="digits",
-                      help="data set; digits is bundled with scikit-learn, the others are read from --data-path")
-    data.add_argument("--data-path", type=pathlib.Path, default=None,
-                      help="folder with MNIST IDX files or the CIFAR-100 python folder or archive")
+    data.add_argument(
+        "--dataset",
+        choices=("digits", "mnist", "fashion-mnist", "cifar100"),
+        default="digits",
+        help="data set; digits is bundled with scikit-learn, the others are read from --data-path",
+    )
+    data.add_argument(
+        "--data-path",
+        type=pathlib.Path,
+        default=None,
+        help="folder with MNIST IDX files or the CIFAR-100 python folder or archive",
+    )
     data.add_argument("--max-train", type=int, default=None, help="use only the first N training samples")
     data.add_argument("--max-test", type=int, default=None, help="use only the first N test samples")
 
     model = p.add_argument_group("model")
-    model.add_argument("--topology", type=str, default=None,
-                       help="layer sizes, input first, e.g. 64,128,10 (default: inputs,128,classes)")
+    model.add_argument(
+        "--topology",
+        type=str,
+        default=None,
+        help="layer sizes, input first, e.g. 64,128,10 (default: inputs,128,classes)",
+    )
     model.add_argument("--steps", type=int, default=20, help="simulation steps per sample, T")
     model.add_argument("--dt", type=float, default=1.0, help="time step (ms)")
     model.add_argument("--tau-n", type=float, default=20.0, help="neuron membrane time constant (ms)")
@@ -46,38 +58,63 @@ def register(subparsers) -> None:
     model.add_argument("--reset", choices=("zero", "subtract"), default="zero", help="membrane reset rule")
     model.add_argument("--tau-c", type=float, default=2000.0, help="astrocyte calcium time constant (ms)")
     model.add_argument("--tau-g", type=float, default=1000.0, help="gliotransmitter time constant (ms)")
-    model.add_argument("--alpha", type=float, default=0.05,
-                       help="gliotransmitter gain on postsynaptic activation (0 switches astrocyte coupling off)")
+    model.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="gliotransmitter gain on postsynaptic activation (0 switches astrocyte coupling off)",
+    )
     model.add_argument("--domain-size", type=int, default=16, help="neurons per astrocyte (contiguous domains)")
-    model.add_argument("--encoder", choices=("regular", "poisson"), default="regular",
-                       help="input coding: evenly spaced (deterministic) or Poisson spikes")
+    model.add_argument(
+        "--encoder",
+        choices=("regular", "poisson"),
+        default="regular",
+        help="input coding: evenly spaced (deterministic) or Poisson spikes",
+    )
     model.add_argument("--max-rate", type=float, default=500.0, help="input rate of a pixel at full intensity (Hz)")
 
     training = p.add_argument_group("training")
-    training.add_argument("--checkpoint", type=pathlib.Path, default=None,
-                          help="load this model.eqx instead of training")
+    training.add_argument(
+        "--checkpoint", type=pathlib.Path, default=None, help="load this model.eqx instead of training"
+    )
     training.add_argument("--epochs", type=int, default=30, help="training epochs")
     training.add_argument("--batch-size", type=int, default=64, help="samples per update")
     training.add_argument("--learning-rate", type=float, default=0.05, help="Adam step size")
-    training.add_argument("--surrogate", choices=("fast_sigmoid", "arctan", "triangle", "sigmoid"),
-                          default="fast_sigmoid", help="surrogate gradient of the spike function")
+    training.add_argument(
+        "--surrogate",
+        choices=("fast_sigmoid", "arctan", "triangle", "sigmoid"),
+        default="fast_sigmoid",
+        help="surrogate gradient of the spike function",
+    )
 
     sweep = p.add_argument_group("fault sweep")
-    sweep.add_argument("--faults", type=str, default="neuron_dead,synapse_dead",
-                       help="fault kinds: neuron_dead (hidden neurons never spike), synapse_dead (weights stuck at 0)")
-    sweep.add_argument("--rates", type=str, default="0,0.05,0.1,0.2,0.3,0.5",
-                       help="fault rates, fractions of units in [0, 1]")
+    sweep.add_argument(
+        "--faults",
+        type=str,
+        default="neuron_dead,synapse_dead",
+        help="fault kinds: neuron_dead (hidden neurons never spike), synapse_dead (weights stuck at 0)",
+    )
+    sweep.add_argument(
+        "--rates", type=str, default="0,0.05,0.1,0.2,0.3,0.5", help="fault rates, fractions of units in [0, 1]"
+    )
     sweep.add_argument("--masks", type=int, default=100, help="fault masks per kind and rate")
     sweep.add_argument("--chunk-size", type=int, default=25, help="masks evaluated together (bounds memory)")
-    sweep.add_argument("--repair-samples", type=int, default=128,
-                       help="unlabelled training samples on which repair measures set-points and adapts")
+    sweep.add_argument(
+        "--repair-samples",
+        type=int,
+        default=128,
+        help="unlabelled training samples on which repair measures set-points and adapts",
+    )
     sweep.add_argument("--repair-passes", type=int, default=20, help="adaptation passes of astrocyte repair")
 
     p.add_argument("--seed", type=int, default=0, help="seed of the JAX PRNG key for everything random")
     p.add_argument("--out", type=pathlib.Path, default=None, help="results folder (default: runs/run-<timestamp>)")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test: 12 epochs, 8 masks, rates 0,0.1,0.3 (about a minute on 2 cores)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 12 epochs, 8 masks, rates 0,0.1,0.3 (about a minute on 2 cores)",
+    )
     p.set_defaults(func=run)
 
 
@@ -118,7 +155,9 @@ def config_from_args(args):
         fields.update(QUICK)
     for name in ("max_train", "max_test"):
         if fields[name] is not None and fields[name] < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {fields[name]}; omit it to use all samples.")
+            raise UserError(
+                f"--{name.replace('_', '-')} must be at least 1, got {fields[name]}; omit it to use all samples."
+            )
     if args.dataset == "digits" and args.data_path is not None:
         raise UserError("--data-path is not used with --dataset digits (bundled with scikit-learn); drop it.")
     if args.dataset != "digits" and args.data_path is None:
@@ -179,7 +218,9 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
         except CheckpointError as error:
             raise UserError(str(error)) from None
         if network.dt != config.dt:
-            raise UserError(f"checkpoint was trained with dt={network.dt} ms, not --dt {config.dt}; pass --dt {network.dt}.")
+            raise UserError(
+                f"checkpoint was trained with dt={network.dt} ms, not --dt {config.dt}; pass --dt {network.dt}."
+            )
     print(f"lifa run: {data.describe()}; topology {'-'.join(map(str, topology))}", file=sys.stderr)
 
     epochs = None if network is not None else tqdm(total=config.epochs, desc="training", unit="epoch", file=sys.stderr)
@@ -207,11 +248,15 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
     summary["timings_s"]["total"] = time.perf_counter() - started
     summary["out"] = str(out)
 
-    save_checkpoint(staging / "model.eqx", network, {"config": summary["config"], "accuracy_fault_free": summary["accuracy_fault_free"]})
+    save_checkpoint(
+        staging / "model.eqx",
+        network,
+        {"config": summary["config"], "accuracy_fault_free": summary["accuracy_fault_free"]},
+    )
     atomic_write_json(staging / "summary.json", summary)
-    atomic_write_json(staging / "masks.json", [
-        {"fault": r["fault"], "rate": r["rate"], **r["per_mask"]} for r in result["records"]
-    ])
+    atomic_write_json(
+        staging / "masks.json", [{"fault": r["fault"], "rate": r["rate"], **r["per_mask"]} for r in result["records"]]
+    )
     atomic_write_text(staging / "report.md", render_report(summary))
     plot_ft_vs_rate(summary["sweep"], staging / "ft_vs_rate.png")
     if result["history"] is not None:
@@ -220,8 +265,12 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
     trace_steps = max(config.steps, 300)
     sample = pipeline.make_encoder(config)(result["data"].x_test[0], trace_steps, key=jax.random.key(config.seed))
     trace = simulate(network, sample, record=True).trace
-    plot_raster(trace, staging / "raster.png", dt=config.dt,
-                title=f"test sample 0 (label {int(result['data'].y_test[0])}) presented for {trace_steps * config.dt:g} ms")
+    plot_raster(
+        trace,
+        staging / "raster.png",
+        dt=config.dt,
+        title=f"test sample 0 (label {int(result['data'].y_test[0])}) presented for {trace_steps * config.dt:g} ms",
+    )
 
     _print_summary(summary)
     return 0
@@ -229,7 +278,9 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
 
 def _print_summary(summary: dict) -> None:
     print(f"fault-free accuracy: {summary['accuracy_fault_free']:.4f} (higher is better)")
-    print(f"{'fault':<14}{'rate':>6}{'acc no repair':>15}{'acc repair':>12}{'FT no rep %':>13}{'FT rep %':>10}{'R %':>8}")
+    print(
+        f"{'fault':<14}{'rate':>6}{'acc no repair':>15}{'acc repair':>12}{'FT no rep %':>13}{'FT rep %':>10}{'R %':>8}"
+    )
     for r in summary["sweep"]:
         rec = r["recovery"]["mean"]
         rec_text = "n/a" if rec is None else f"{rec:.1f}"

@@ -131,10 +131,7 @@ def astrocyte_step(
 
     releases = ((c >= astrocyte.c_th) & active).astype(c.dtype)
     c = jnp.where(releases > 0, astrocyte.reset(c, astrocyte.c_th, astrocyte.c_reset), c)
-    refractory = jnp.where(
-        releases > 0, refractory_steps(astrocyte.t_ref_c, dt), jnp.maximum(state.refractory - 1, 0)
-    )
+    refractory = jnp.where(releases > 0, refractory_steps(astrocyte.t_ref_c, dt), jnp.maximum(state.refractory - 1, 0))
 
     g = state.g * jnp.exp(-dt / gliotransmitter.tau_g) + releases * gliotransmitter.jump
     return AstrocyteState(c=c, refractory=refractory, g=g), releases
-

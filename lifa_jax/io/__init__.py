@@ -1,7 +1,7 @@
 """Files: atomic writes, output folders, checkpoints and reports."""
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, prepare_output_dir, publish_output_dir
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = [
     "CheckpointError",

@@ -109,7 +109,9 @@ def load_checkpoint(path: str | os.PathLike, *, expect_topology=None) -> tuple[S
     except (UnicodeDecodeError, json.JSONDecodeError):
         header = None
     if not isinstance(header, dict) or header.get("format") != MAGIC:
-        raise CheckpointError(f"{str(path)!r} is not a lifa_jax checkpoint; pass the model.eqx file written by 'lifa run'.")
+        raise CheckpointError(
+            f"{str(path)!r} is not a lifa_jax checkpoint; pass the model.eqx file written by 'lifa run'."
+        )
     if header.get("schema_version") != SCHEMA_VERSION:
         raise CheckpointError(
             f"checkpoint {str(path)!r} has schema version {header.get('schema_version')!r}, this library "

@@ -50,7 +50,8 @@ def plot_raster(trace, path: str | os.PathLike, *, dt: float, title: str) -> Non
     t = np.arange(steps) * dt
 
     rasters = [("input", np.asarray(trace.input_spikes))] + [
-        (f"layer {i + 1}" + (" (output)" if i == n_layers - 1 else ""), np.asarray(s)) for i, s in enumerate(trace.spikes)
+        (f"layer {i + 1}" + (" (output)" if i == n_layers - 1 else ""), np.asarray(s))
+        for i, s in enumerate(trace.spikes)
     ]
     for ax, (label, spikes) in zip(axes, rasters):
         times, neurons = np.nonzero(spikes)

@@ -25,5 +25,7 @@ class AbstractEncoder(eqx.Module):
     """Turns a static input vector in [0, 1] into a spike train of `steps` steps."""
 
     @abc.abstractmethod
-    def __call__(self, x: Float[Array, " features"], steps: int, *, key: Array | None = None) -> Float[Array, "steps features"]:
+    def __call__(
+        self, x: Float[Array, " features"], steps: int, *, key: Array | None = None
+    ) -> Float[Array, "steps features"]:
         """Return the spike train (floats in {0, 1})."""

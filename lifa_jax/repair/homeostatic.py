@@ -74,7 +74,9 @@ class HomeostaticRepair(eqx.Module):
             domain = network.domains[layer]
             alive_astro = faults.astrocyte_alive[layer]
             n_astro = network.n_astrocytes[layer]
-            astro_ok = jnp.where(domain >= 0, alive_astro[jnp.clip(domain, 0, max(n_astro - 1, 0))], 0.0) if n_astro else 0.0
+            astro_ok = (
+                jnp.where(domain >= 0, alive_astro[jnp.clip(domain, 0, max(n_astro - 1, 0))], 0.0) if n_astro else 0.0
+            )
             eligible.append((target > 0) * astro_ok * faults.neuron_alive[layer])
 
         def one_pass(gains, _):
