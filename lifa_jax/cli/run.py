@@ -8,12 +8,9 @@ import time
 
 from .common import UserError, default_out_dir, parse_float_list, parse_int_list
 
-QUICK = {
-    "epochs": 12,
-    "masks": 8,
-    "rates": (0.0, 0.1, 0.3),
-    "repair_passes": 10,
-}
+# Settings that --quick changes, unless the option is given explicitly.
+FULL = {"epochs": 30, "masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "repair_passes": 20}
+QUICK = {"epochs": 12, "masks": 8, "rates": "0,0.1,0.3", "repair_passes": 10}
 
 
 def register(subparsers) -> None:
@@ -77,7 +74,9 @@ def register(subparsers) -> None:
     training.add_argument(
         "--checkpoint", type=pathlib.Path, default=None, help="load this model.eqx instead of training"
     )
-    training.add_argument("--epochs", type=int, default=30, help="training epochs")
+    training.add_argument(
+        "--epochs", type=int, default=argparse.SUPPRESS, help="training epochs (default 30, 12 with --quick)"
+    )
     training.add_argument("--batch-size", type=int, default=64, help="samples per update")
     training.add_argument("--learning-rate", type=float, default=0.05, help="Adam step size")
     training.add_argument(
@@ -95,9 +94,17 @@ def register(subparsers) -> None:
         help="fault kinds: neuron_dead (hidden neurons never spike), synapse_dead (weights stuck at 0)",
     )
     sweep.add_argument(
-        "--rates", type=str, default="0,0.05,0.1,0.2,0.3,0.5", help="fault rates, fractions of units in [0, 1]"
+        "--rates",
+        type=str,
+        default=argparse.SUPPRESS,
+        help="fault rates, fractions of units in [0, 1] (default 0,0.05,0.1,0.2,0.3,0.5; 0,0.1,0.3 with --quick)",
     )
-    sweep.add_argument("--masks", type=int, default=100, help="fault masks per kind and rate")
+    sweep.add_argument(
+        "--masks",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="fault masks per kind and rate (default 100, 8 with --quick)",
+    )
     sweep.add_argument("--chunk-size", type=int, default=25, help="masks evaluated together (bounds memory)")
     sweep.add_argument(
         "--repair-samples",
@@ -105,7 +112,12 @@ def register(subparsers) -> None:
         default=128,
         help="unlabelled training samples on which repair measures set-points and adapts",
     )
-    sweep.add_argument("--repair-passes", type=int, default=20, help="adaptation passes of astrocyte repair")
+    sweep.add_argument(
+        "--repair-passes",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="adaptation passes of astrocyte repair (default 20, 10 with --quick)",
+    )
 
     p.add_argument("--seed", type=int, default=0, help="seed of the JAX PRNG key for everything random")
     p.add_argument("--out", type=pathlib.Path, default=None, help="results folder (default: runs/run-<timestamp>)")
@@ -122,6 +134,10 @@ def config_from_args(args):
     """Return the validated `RunConfig` for parsed arguments; raise `UserError` if invalid."""
     from ..pipeline import RunConfig
 
+    preset = QUICK if args.quick else FULL
+    for name, value in preset.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
     fields = {
         "dataset": args.dataset,
         "data_path": None if args.data_path is None else str(args.data_path),
@@ -151,8 +167,6 @@ def config_from_args(args):
         "max_test": args.max_test,
         "seed": args.seed,
     }
-    if args.quick:
-        fields.update(QUICK)
     for name in ("max_train", "max_test"):
         if fields[name] is not None and fields[name] < 1:
             raise UserError(

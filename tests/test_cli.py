@@ -1,0 +1,161 @@
+"""The `lifa` command line: the quick main job and bad input."""
+
+import json
+import pathlib
+import pickle
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from lifa_jax.cli import main
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "lifa_jax.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=900
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick") / "run"
+    result = run_cli("run", "--quick", "--out", str(out))
+    return out, result
+
+
+def test_quick_run_writes_outputs(quick_run):
+    out, result = quick_run
+    assert result.returncode == 0, result.stderr
+    for name in ("summary.json", "report.md", "ft_vs_rate.png", "raster.png", "model.eqx", "masks.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    for key in (
+        "dataset",
+        "topology",
+        "neurons",
+        "synapses",
+        "synapses_paper_convention",
+        "astrocytes",
+        "accuracy_fault_free",
+        "sweep",
+        "avg_spike_frequency_hz",
+        "macs_per_step",
+        "latency_s_per_sample",
+        "throughput_neurons_per_s",
+        "seed",
+        "versions",
+    ):
+        assert key in summary, key
+    assert summary["topology"] == [64, 128, 10]
+    assert summary["synapses"] == 64 * 128 + 128 * 10
+    assert summary["synapses_paper_convention"] == 2 * summary["synapses"]
+    entry = summary["sweep"][0]
+    for key in (
+        "fault",
+        "rate",
+        "masks",
+        "accuracy_no_repair",
+        "accuracy_repair",
+        "ft_no_repair",
+        "ft_repair",
+        "deviation",
+        "recovery",
+    ):
+        assert key in entry, key
+    assert set(entry["accuracy_repair"]) >= {"mean", "ci95"}
+    assert {e["fault"] for e in summary["sweep"]} == {"neuron_dead", "synapse_dead"}
+    assert "fault-free accuracy" in result.stdout
+    report = (out / "report.md").read_text()
+    assert "Table I" in report and "| fault | rate |" in report
+
+
+def test_checkpoint_reuse_gives_same_fault_free_accuracy(quick_run, tmp_path):
+    out, _ = quick_run
+    again = tmp_path / "again"
+    result = run_cli(
+        "run", "--quick", "--checkpoint", str(out / "model.eqx"), "--masks", "2", "--rates", "0", "--out", str(again)
+    )
+    assert result.returncode == 0, result.stderr
+    first = json.loads((out / "summary.json").read_text())
+    second = json.loads((again / "summary.json").read_text())
+    assert second["accuracy_fault_free"] == first["accuracy_fault_free"]
+
+
+def test_existing_output_folder_is_refused(quick_run):
+    out, _ = quick_run
+    before = sorted(p.name for p in out.iterdir())
+    code = main(["run", "--quick", "--out", str(out)])
+    assert code == 2
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def write_idx(path: pathlib.Path, magic: bytes, dims: list[int], payload: bytes) -> None:
+    path.write_bytes(magic + struct.pack(f">{len(dims)}I", *dims) + payload)
+
+
+BAD_INPUTS = [
+    (["--steps", "0"], "--steps must be positive, got 0"),
+    (["--tau-n", "-5"], "--tau-n must be positive, got -5.0"),
+    (["--tau-c", "0"], "--tau-c must be positive"),
+    (["--rates", "0,1.5"], r"--rates must lie in \[0, 1\], got \[1.5\]"),
+    (["--rates", "0,abc"], "--rates must be comma-separated numbers"),
+    (["--topology", "64,100,5"], "does not match the digits data"),
+    (["--masks", "0"], "--masks must be positive, got 0"),
+    (["--faults", "neuron_zombie"], "unknown fault kind 'neuron_zombie'"),
+    (["--dataset", "mnist"], "--dataset mnist needs --data-path"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUTS, ids=[a[0] for a, _ in BAD_INPUTS])
+def test_bad_input_exits_2_without_output(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    code = main(["run", "--quick", "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert pytest.importorskip("re").search(message, err), err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_wrong_idx_magic(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for name, count in (("train", 3), ("t10k", 2)):
+        write_idx(data / f"{name}-images-idx3-ubyte", b"\x00\x00\x09\x03", [count, 2, 2], bytes(4 * count))
+        write_idx(data / f"{name}-labels-idx1-ubyte", b"\x00\x00\x08\x01", [count], bytes(count))
+    code = main(["run", "--quick", "--dataset", "mnist", "--data-path", str(data), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "train-images-idx3-ubyte" in err
+    assert len(err.strip().splitlines()) <= 2  # the one-line error (and at most a progress line)
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_cifar_pickle(tmp_path, capsys):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    blob = pickle.dumps({b"data": bytes(3072), b"fine_labels": [0]}, protocol=2)
+    (folder / "train").write_bytes(blob[: len(blob) // 2])
+    (folder / "test").write_bytes(blob)
+    code = main(["run", "--quick", "--dataset", "cifar100", "--data-path", str(folder), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "train" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_data_folder(tmp_path, capsys):
+    code = main(["run", "--dataset", "mnist", "--data-path", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_help_names_units():
+    result = run_cli("run", "--help")
+    assert result.returncode == 0
+    assert "(ms)" in result.stdout and "[0, 1]" in result.stdout
+    top = run_cli("--help")
+    assert "run" in top.stdout

@@ -1,0 +1,38 @@
+"""Surrogate gradients and training on the digits."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from trained import ENCODER, STEPS, digits, trained_digits_network
+
+from lifa_jax.training import Arctan, FastSigmoid, Sigmoid, Triangle, evaluate, surrogate_from_name
+
+
+@pytest.mark.parametrize("surrogate", [FastSigmoid(), Arctan(), Triangle(), Sigmoid()], ids=lambda s: type(s).__name__)
+def test_surrogate_forward_is_step(surrogate):
+    x = jnp.array([-1.0, -1e-6, 0.0, 1e-6, 2.0])
+    np.testing.assert_array_equal(surrogate(x), [0.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_surrogate_derivatives_closed_form():
+    grad = jax.vmap(jax.grad(lambda v, s: s(v)), in_axes=(0, None))
+    x = jnp.array([0.0, 0.1, -0.3])
+    np.testing.assert_allclose(grad(x, FastSigmoid(slope=10.0)), 1.0 / (1.0 + 10.0 * jnp.abs(x)) ** 2, rtol=1e-6)
+    np.testing.assert_allclose(grad(x, Triangle(width=0.5)), jnp.maximum(0.0, 1 - jnp.abs(x) / 0.5) / 0.5, rtol=1e-6)
+    np.testing.assert_allclose(grad(x, Arctan(alpha=2.0)), 1.0 / (1.0 + (jnp.pi * x) ** 2), rtol=1e-6)
+
+
+def test_surrogate_by_name():
+    assert isinstance(surrogate_from_name("arctan"), Arctan)
+    with pytest.raises(
+        ValueError, match="unknown surrogate 'relu'; use one of: arctan, fast_sigmoid, sigmoid, triangle"
+    ):
+        surrogate_from_name("relu")
+
+
+def test_default_training_reaches_ninety_percent():
+    data = digits()
+    network = trained_digits_network()
+    accuracy = float(evaluate(network, data.x_test, data.y_test, steps=STEPS, encoder=ENCODER, key=jax.random.key(0)))
+    assert accuracy >= 0.90
