@@ -1,0 +1,61 @@
+"""Associative memory: classical Hopfield, dense and neuron-astrocyte memories."""
+
+from .astrocyte import (
+    AstrocyteRecallResult,
+    NeuronAstrocyteMemory,
+    astrocyte_coupling,
+    astrocyte_coupling_tensor,
+    neuron_input_on_manifold,
+)
+from .base import AbstractAssociativeMemory, RecallResult, RecallStatus, sign_update
+from .dense import DenseAssociativeMemory
+from .dilution import AbstractDilution, MagnitudePruning, RandomDilution
+from .hopfield import AbstractLearningRule, Hebbian, HopfieldNetwork, PseudoInverse
+from .models import AbstractMemoryModel, DenseModel, HopfieldModel, NeuronAstrocyteModel
+from .quality import (
+    CapacityResult,
+    QualityCurve,
+    capacity,
+    capacity_from_curve,
+    corrupt,
+    random_patterns,
+    recall_quality,
+    recall_quality_curve,
+)
+from .update import AbstractUpdate, Asynchronous, Synchronous, recall
+
+__all__ = [
+    "AbstractAssociativeMemory",
+    "AbstractDilution",
+    "AbstractLearningRule",
+    "AbstractMemoryModel",
+    "AbstractUpdate",
+    "AstrocyteRecallResult",
+    "Asynchronous",
+    "CapacityResult",
+    "DenseAssociativeMemory",
+    "DenseModel",
+    "Hebbian",
+    "HopfieldModel",
+    "HopfieldNetwork",
+    "MagnitudePruning",
+    "NeuronAstrocyteMemory",
+    "NeuronAstrocyteModel",
+    "PseudoInverse",
+    "QualityCurve",
+    "RandomDilution",
+    "RecallResult",
+    "RecallStatus",
+    "Synchronous",
+    "astrocyte_coupling",
+    "astrocyte_coupling_tensor",
+    "capacity",
+    "capacity_from_curve",
+    "corrupt",
+    "neuron_input_on_manifold",
+    "random_patterns",
+    "recall",
+    "recall_quality",
+    "recall_quality_curve",
+    "sign_update",
+]

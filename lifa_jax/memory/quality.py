@@ -1,0 +1,285 @@
+"""Recall quality, quality-against-load curves and storage capacity."""
+
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from .base import RecallStatus, check_fraction, check_positive_int
+from .models import AbstractMemoryModel, dynamic_floats
+
+
+def random_patterns(n_patterns: int, n_neurons: int, *, key: PRNGKeyArray) -> Float[Array, "patterns neurons"]:
+    """Draw `n_patterns` patterns of `n_neurons` independent, equiprobable +-1 entries."""
+    return jax.random.rademacher(key, (n_patterns, n_neurons), dtype=jnp.float32)
+
+
+def corrupt(pattern: Float[ArrayLike, " neurons"], fraction, *, key: PRNGKeyArray) -> Float[Array, " neurons"]:
+    """Flip exactly round(fraction * N) entries of `pattern`, chosen without replacement.
+
+    `round` rounds half to even, as `jnp.round` and Python's `round` do. `fraction`
+    may be traced; a concrete value outside [0, 1] raises `ValueError`.
+    """
+    check_fraction("fraction", fraction, "pass the share of cue bits to flip, e.g. 0.05")
+    pattern = jnp.asarray(pattern, dtype=jnp.float32)
+    n = pattern.shape[0]
+    n_flip = jnp.round(jnp.asarray(fraction) * n)
+    # A random permutation holds each of 0..N-1 once, so exactly n_flip entries
+    # fall below n_flip, even when n_flip is traced.
+    flip = jax.random.permutation(key, n) < n_flip
+    return jnp.where(flip, -pattern, pattern)
+
+
+def recall_quality(pattern: Float[ArrayLike, " neurons"], state: Float[ArrayLike, " neurons"]) -> Float[Array, ""]:
+    r"""Return the recall quality $m = \operatorname{clip}(\xi \cdot s / N, 0, 1)$.
+
+    1 is perfect recall, 0 none; a recall of the inverted pattern counts as 0.
+    """
+    pattern = jnp.asarray(pattern, dtype=jnp.float32)
+    return jnp.clip(pattern @ jnp.asarray(state, dtype=jnp.float32) / pattern.shape[0], 0.0, 1.0)
+
+
+class QualityCurve(eqx.Module):
+    """Mean recall quality against the number of stored patterns.
+
+    **Fields:**
+
+    - `n_neurons`: network size $N$.
+    - `n_patterns`: numbers of stored patterns $K$, shape `(loads,)`.
+    - `quality`: mean recall quality over trials and cues, shape `(loads,)`.
+    - `quality_std`: standard deviation across trials of the per-trial mean.
+    - `status_fraction`: share of recalls ending with each `RecallStatus` code,
+      shape `(loads, len(RecallStatus))`.
+    - `n_trials`, `n_cues`, `cue_noise`: the sweep's settings.
+    """
+
+    n_neurons: int = eqx.field(static=True)
+    n_patterns: np.ndarray
+    quality: np.ndarray
+    quality_std: np.ndarray
+    status_fraction: np.ndarray
+    n_trials: int = eqx.field(static=True)
+    n_cues: int = eqx.field(static=True)
+    cue_noise: float = eqx.field(static=True)
+
+    @property
+    def loads(self) -> np.ndarray:
+        """Loads $K / N$."""
+        return self.n_patterns / self.n_neurons
+
+
+def _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, n_patterns, key):
+    """Store `n_patterns` random patterns, recall `n_cues` corrupted cues, score them."""
+    pattern_key, build_key, pick_key, cue_key, recall_key = jax.random.split(key, 5)
+    patterns = random_patterns(capacity_rows, n_neurons, key=pattern_key)
+    pattern_mask = (jnp.arange(capacity_rows) < n_patterns).astype(jnp.float32)
+    memory = model.build(patterns, pattern_mask, key=build_key)
+
+    targets = patterns[jax.random.randint(pick_key, (n_cues,), 0, n_patterns)]
+    cues = jax.vmap(lambda p, k: corrupt(p, cue_noise, key=k))(targets, jax.random.split(cue_key, n_cues))
+    states, status = jax.vmap(lambda c, k: model.recall_state(memory, c, key=k))(
+        cues, jax.random.split(recall_key, n_cues)
+    )
+
+    quality = jax.vmap(recall_quality)(targets, states)
+    counts = jnp.sum(status[:, None] == jnp.arange(len(RecallStatus))[None, :], axis=0)
+    return jnp.mean(quality), counts
+
+
+@eqx.filter_jit
+def _bucket(model, n_neurons, capacity_rows, n_cues, trial_batch, cue_noise, n_patterns, keys):
+    """Evaluate every load of one bucket (same pattern-array size) and every trial."""
+
+    def one_load(args):
+        k, trial_keys = args
+        return jax.lax.map(
+            lambda key: _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, k, key),
+            trial_keys,
+            batch_size=trial_batch,
+        )
+
+    return jax.lax.map(one_load, (n_patterns, keys))
+
+
+def _bucket_rows(n_patterns: np.ndarray) -> np.ndarray:
+    """Return the pattern-array size used for each load.
+
+    Loads are grouped from the largest down: a group takes every load above half
+    of its largest, which is the group's array size. Each group compiles once,
+    and masked-out rows cost at most as much work as the stored ones.
+    """
+    rows = np.zeros_like(n_patterns)
+    unassigned = np.ones(n_patterns.shape, dtype=bool)
+    while unassigned.any():
+        size = n_patterns[unassigned].max()
+        group = unassigned & (2 * n_patterns > size)
+        rows[group] = size
+        unassigned &= ~group
+    return rows
+
+
+def recall_quality_curve(
+    model: AbstractMemoryModel,
+    n_neurons: int,
+    n_patterns: Sequence[int],
+    *,
+    key: PRNGKeyArray,
+    cue_noise: float = 0.05,
+    n_trials: int = 8,
+    n_cues: int = 16,
+    trial_batch: int | None = None,
+) -> QualityCurve:
+    """Measure mean recall quality for each number of stored patterns.
+
+    Each trial draws fresh random patterns, stores the first $K$ of them, picks
+    `n_cues` stored patterns at random, flips round(cue_noise * N) bits of each
+    and recalls. Trials and cues are vmapped; the loads are swept with `lax.map`
+    inside one compiled function per pattern-array size.
+
+    **Arguments:**
+
+    - `model`: a `HopfieldModel`, `DenseModel` or `NeuronAstrocyteModel`.
+    - `n_neurons`: $N$.
+    - `n_patterns`: the values of $K$ to sweep (integers >= 1).
+    - `key`: the load $K$ is folded into it, so a load's result does not depend
+      on which other loads are swept.
+    - `cue_noise`: fraction of cue bits flipped, in [0, 1].
+    - `n_trials`, `n_cues`: trials per load and cues per trial.
+    - `trial_batch`: trials vmapped at once (default: as many as fit in about
+      64 MB of weights).
+
+    **Returns:** a `QualityCurve`.
+    """
+    check_positive_int("n_neurons", n_neurons, "pass the network size N")
+    check_positive_int("n_trials", n_trials, "pass the number of trials per load, e.g. 8")
+    check_positive_int("n_cues", n_cues, "pass the number of cues per trial, e.g. 16")
+    check_fraction("cue_noise", cue_noise, "pass the share of cue bits to flip, e.g. 0.05")
+    n_patterns = np.asarray(n_patterns)
+    if n_patterns.ndim != 1 or n_patterns.size == 0 or not np.issubdtype(n_patterns.dtype, np.integer):
+        raise ValueError(
+            f"n_patterns must be a non-empty sequence of integers, got {n_patterns.tolist()!r}; "
+            "pass the numbers of stored patterns, e.g. [50, 100, 150]."
+        )
+    if n_patterns.min() < 1:
+        raise ValueError(f"n_patterns must all be >= 1, got {int(n_patterns.min())}; store at least one pattern.")
+    model.check_load(int(n_patterns.max()), n_neurons)
+    if trial_batch is None:
+        trial_batch = max(1, min(n_trials, 2**24 // (n_neurons * n_neurons)))
+    check_positive_int("trial_batch", trial_batch, "pass how many trials to vmap at once")
+
+    rows = _bucket_rows(n_patterns)
+    quality = np.zeros((n_patterns.size, n_trials))
+    counts = np.zeros((n_patterns.size, len(RecallStatus)))
+    dynamic_model = dynamic_floats(model)
+    for size in np.unique(rows):
+        index = np.flatnonzero(rows == size)
+        ks = jnp.asarray(n_patterns[index], dtype=jnp.int32)
+        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(key, k), n_trials))(ks)
+        means, status_counts = _bucket(
+            dynamic_model, n_neurons, int(size), n_cues, trial_batch, jnp.float32(cue_noise), ks, keys
+        )
+        quality[index] = np.asarray(means)
+        counts[index] = np.asarray(status_counts).sum(axis=1)
+
+    return QualityCurve(
+        n_neurons=n_neurons,
+        n_patterns=n_patterns,
+        quality=quality.mean(axis=1),
+        quality_std=quality.std(axis=1),
+        status_fraction=counts / (n_trials * n_cues),
+        n_trials=n_trials,
+        n_cues=n_cues,
+        cue_noise=float(cue_noise),
+    )
+
+
+class CapacityResult(eqx.Module):
+    """Storage capacity read off a quality curve.
+
+    **Fields:**
+
+    - `curve`: the `QualityCurve` it was read from.
+    - `threshold`: the quality criterion (0.95 by default).
+    - `n_patterns`: the largest swept $K$ such that it and every smaller swept
+      load reach the threshold (0 when the smallest load already fails).
+    - `load`: `n_patterns / N`.
+    - `load_interpolated`: the load where the curve crosses the threshold, by
+      linear interpolation between the last passing and the first failing load;
+      NaN when no swept load fails or the first one does.
+    - `bounded`: True when some swept load failed, so `load` is not merely a
+      lower bound set by the end of the sweep.
+    """
+
+    curve: QualityCurve
+    threshold: float = eqx.field(static=True)
+    n_patterns: int = eqx.field(static=True)
+    load: float = eqx.field(static=True)
+    load_interpolated: float = eqx.field(static=True)
+    bounded: bool = eqx.field(static=True)
+
+
+def capacity_from_curve(curve: QualityCurve, threshold: float = 0.95) -> CapacityResult:
+    """Read the capacity off `curve` (loads must be increasing)."""
+    check_fraction("threshold", threshold, "pass a quality criterion such as 0.95")
+    if np.any(np.diff(curve.n_patterns) <= 0):
+        raise ValueError(
+            f"n_patterns must increase strictly to read a capacity, got {curve.n_patterns.tolist()}; sort the loads."
+        )
+    passing = curve.quality >= threshold
+    failing = np.flatnonzero(~passing)
+    first_fail = int(failing[0]) if failing.size else len(passing)
+    n_neurons = curve.n_neurons
+    if first_fail == 0:
+        n_patterns, interpolated = 0, math.nan
+    else:
+        n_patterns = int(curve.n_patterns[first_fail - 1])
+        interpolated = math.nan
+        if first_fail < len(passing):
+            k0, k1 = curve.n_patterns[first_fail - 1], curve.n_patterns[first_fail]
+            q0, q1 = curve.quality[first_fail - 1], curve.quality[first_fail]
+            interpolated = float(k0 + (q0 - threshold) / (q0 - q1) * (k1 - k0)) / n_neurons
+    return CapacityResult(
+        curve=curve,
+        threshold=float(threshold),
+        n_patterns=n_patterns,
+        load=n_patterns / n_neurons,
+        load_interpolated=interpolated,
+        bounded=bool(failing.size),
+    )
+
+
+def capacity(
+    model: AbstractMemoryModel,
+    n_neurons: int,
+    n_patterns: Sequence[int],
+    *,
+    key: PRNGKeyArray,
+    threshold: float = 0.95,
+    cue_noise: float = 0.05,
+    n_trials: int = 8,
+    n_cues: int = 16,
+    trial_batch: int | None = None,
+) -> CapacityResult:
+    """Measure the storage capacity: the largest load with mean recall quality >= `threshold`.
+
+    Sweeps `n_patterns` (increasing) with `recall_quality_curve` and reads the
+    capacity with `capacity_from_curve`. For the classical Hebbian network the
+    capacity tends to $K/N \\approx 0.138$ as $N \\to \\infty$ (Amit, Gutfreund &
+    Sompolinsky, Phys. Rev. Lett. 55, 1530, 1985).
+    """
+    check_fraction("threshold", threshold, "pass a quality criterion such as 0.95")
+    curve = recall_quality_curve(
+        model,
+        n_neurons,
+        n_patterns,
+        key=key,
+        cue_noise=cue_noise,
+        n_trials=n_trials,
+        n_cues=n_cues,
+        trial_batch=trial_batch,
+    )
+    return capacity_from_curve(curve, threshold)
