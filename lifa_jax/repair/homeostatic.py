@@ -43,12 +43,16 @@ class HomeostaticRepair(eqx.Module):
     - `eta`: step size of one pass (dimensionless).
     - `passes`: adaptation passes over the adaptation stream.
     - `g_min`, `g_max`: gain limits.
+    - `per_neuron`: compare each neuron with its own set-point (True, the default)
+      or each domain's mean rate with its mean set-point, one gain per domain
+      (False; kept for comparison, it barely repairs random faults).
     """
 
     eta: float = 0.5
     passes: int = eqx.field(static=True, default=20)
     g_min: float = 0.25
     g_max: float = 4.0
+    per_neuron: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
         check_positive("eta", self.eta, "pass a positive step size")
@@ -81,8 +85,12 @@ class HomeostaticRepair(eqx.Module):
 
         def one_pass(gains, _):
             rates = _mean_rates(network, spikes, faults, gains)
+            targets = set_points.rates
+            if not self.per_neuron:
+                rates = _domain_means(network, rates)
+                targets = _domain_means(network, targets)
             new = []
-            for gain, target, rate, ok in zip(gains, set_points.rates, rates, eligible):
+            for gain, target, rate, ok in zip(gains, targets, rates, eligible):
                 error = jnp.where(target > 0, (target - rate) / jnp.where(target > 0, target, 1.0), 0.0)
                 updated = jnp.clip(gain * (1.0 + self.eta * error), self.g_min, self.g_max)
                 new.append(jnp.where(ok > 0, updated, 1.0))
@@ -96,3 +104,17 @@ def _mean_rates(network, spikes, faults, gains):
     results = jax.vmap(lambda s: simulate(network, s, faults=faults, gains=gains))(spikes)
     steps = spikes.shape[1]
     return tuple(c.mean(axis=0) / steps for c in results.counts)
+
+
+def _domain_means(network, values):
+    """Replace each neuron's value by the mean over its astrocyte's domain."""
+    out = []
+    for layer, value in enumerate(values):
+        domain = network.domains[layer]
+        n_astro = network.n_astrocytes[layer]
+        segment = jnp.where(domain >= 0, domain, n_astro)
+        sums = jax.ops.segment_sum(value, segment, num_segments=n_astro + 1)
+        counts = jax.ops.segment_sum(jnp.ones_like(value), segment, num_segments=n_astro + 1)
+        means = sums / jnp.maximum(counts, 1.0)
+        out.append(jnp.where(domain >= 0, means[segment], value))
+    return tuple(out)
