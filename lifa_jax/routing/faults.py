@@ -74,9 +74,7 @@ def fault_map(
     routers = np.zeros(mesh.n_cores, dtype=bool)
     for x, y in dead_routers:
         if not (0 <= x < mesh.width and 0 <= y < mesh.height):
-            raise ValueError(
-                f"router ({x}, {y}) lies outside the {mesh.width}x{mesh.height} mesh."
-            )
+            raise ValueError(f"router ({x}, {y}) lies outside the {mesh.width}x{mesh.height} mesh.")
         routers[mesh.core_id(x, y)] = True
     return FaultMap(jnp.asarray(links), jnp.asarray(routers))
 
@@ -93,9 +91,7 @@ def _exact_mask(n: int, rate: float, key) -> Array:
     return jnp.zeros(n, dtype=bool).at[rank[:k]].set(True)
 
 
-def draw_fault_map(
-    mesh: Mesh, *, link_rate: float, router_rate: float, key: PRNGKeyArray
-) -> FaultMap:
+def draw_fault_map(mesh: Mesh, *, link_rate: float, router_rate: float, key: PRNGKeyArray) -> FaultMap:
     """Draw one fault map in exact mode.
 
     Exactly round(link_rate * n_links) links and round(router_rate * n_cores)
@@ -135,11 +131,7 @@ def draw_fault_maps(
     _check_rate("link_rate", link_rate)
     _check_rate("router_rate", router_rate)
     keys = jax.random.split(key, n_maps)
-    return jax.vmap(
-        lambda k: draw_fault_map(
-            mesh, link_rate=link_rate, router_rate=router_rate, key=k
-        )
-    )(keys)
+    return jax.vmap(lambda k: draw_fault_map(mesh, link_rate=link_rate, router_rate=router_rate, key=k))(keys)
 
 
 def alive_ports(mesh: Mesh, faults: FaultMap) -> Bool[Array, "cores 4"]:

@@ -55,9 +55,7 @@ def poisson_spike_counts(
 def _check_layer_sizes(layer_sizes) -> list[int]:
     sizes = [int(n) for n in layer_sizes]
     if len(sizes) < 1 or min(sizes) < 1:
-        raise ValueError(
-            f"layer_sizes must list at least one positive size, got {layer_sizes!r}."
-        )
+        raise ValueError(f"layer_sizes must list at least one positive size, got {layer_sizes!r}.")
     return sizes
 
 
@@ -130,10 +128,7 @@ class ExplicitConnectivity(AbstractConnectivity):
     def __check_init__(self):
         shape = np.shape(self.adjacency)
         if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(
-                f"adjacency must be a square (n_neurons, n_neurons) array, got shape "
-                f"{shape}."
-            )
+            raise ValueError(f"adjacency must be a square (n_neurons, n_neurons) array, got shape {shape}.")
 
     def n_neurons(self) -> int:
         return int(np.shape(self.adjacency)[0])
@@ -149,12 +144,8 @@ class ExplicitConnectivity(AbstractConnectivity):
 
         # Neurons with the same group and the same target groups form one class.
         packed = np.packbits(targets, axis=1)
-        rows = np.concatenate(
-            [group_of_neuron[:, None].astype(np.int64), packed.astype(np.int64)], axis=1
-        )
-        unique, first, inverse = np.unique(
-            rows, axis=0, return_index=True, return_inverse=True
-        )
+        rows = np.concatenate([group_of_neuron[:, None].astype(np.int64), packed.astype(np.int64)], axis=1)
+        unique, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
         spikes = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
         keep = spikes > 0
         return group_of_neuron[first][keep], targets[first][keep], spikes[keep]
@@ -176,9 +167,7 @@ def _flat_counts(spike_counts, n_neurons: int) -> np.ndarray:
     return counts
 
 
-def block_traffic(
-    spike_counts, connectivity: AbstractConnectivity, block_of_neuron
-) -> np.ndarray:
+def block_traffic(spike_counts, connectivity: AbstractConnectivity, block_of_neuron) -> np.ndarray:
     """Count the spikes each block sends to each other block.
 
     $T_{ab}$ is the number of spikes of neurons in block a that have at least one
@@ -196,9 +185,7 @@ def block_traffic(
     blocks = np.asarray(block_of_neuron)
     n_neurons = connectivity.n_neurons()
     if blocks.shape != (n_neurons,):
-        raise ValueError(
-            f"block_of_neuron must have shape ({n_neurons},), got {blocks.shape}."
-        )
+        raise ValueError(f"block_of_neuron must have shape ({n_neurons},), got {blocks.shape}.")
     counts = _flat_counts(spike_counts, n_neurons)
     n_blocks = int(blocks.max()) + 1 if blocks.size else 0
 
@@ -284,9 +271,7 @@ def traffic_from_spikes(
     counts = _flat_counts(spike_counts, n_neurons)
     mesh = placement.mesh
 
-    source, targets, spikes = connectivity.group_traffic(
-        counts, placement.core_of_neuron, mesh.n_cores
-    )
+    source, targets, spikes = connectivity.group_traffic(counts, placement.core_of_neuron, mesh.n_cores)
     own = targets[np.arange(source.size), source]
     local = float(np.sum(spikes * own))
     remote = targets.copy()
