@@ -34,7 +34,6 @@ mesh connects.
 """
 
 import abc
-import math
 
 import equinox as eqx
 import jax
@@ -74,7 +73,8 @@ class Routes(eqx.Module):
     - `delivered`: whether a packet from s reaches d, bool (n_cores, n_cores).
     - `hops`: path length from s to d in links, int (n_cores, n_cores); valid
       where `delivered`.
-    - `n_rounds`: pointer-doubling rounds that cover the deepest tree.
+    - `n_rounds`: pointer-doubling rounds that cover the deepest tree, int
+      scalar.
     """
 
     parent: Int[Array, "cores states_and_sink"]
@@ -84,7 +84,7 @@ class Routes(eqx.Module):
     sent: Bool[Array, "cores cores"]
     delivered: Bool[Array, "cores cores"]
     hops: Int[Array, "cores cores"]
-    n_rounds: int = eqx.field(static=True)
+    n_rounds: Int[Array, ""]
 
     @property
     def n_states(self) -> int:
@@ -97,9 +97,11 @@ class Routes(eqx.Module):
         return self.reached & (self.parent[..., :-1] < self.n_states)
 
 
-def _rounds(max_depth: int) -> int:
-    # Pointer doubling covers 2**rounds states of a path, root included.
-    return max(1, math.ceil(math.log2(max_depth + 1)))
+def _rounds(max_depth):
+    # Pointer doubling covers 2**rounds states of a path, root included, so
+    # ceil(log2(max_depth + 1)) rounds cover every path.
+    rounds = jnp.ceil(jnp.log2(jnp.asarray(max_depth, jnp.float32) + 1.0))
+    return jnp.maximum(rounds.astype(jnp.int32), 1)
 
 
 def subtree_sums(parent, x, n_rounds: int):
@@ -123,25 +125,39 @@ def subtree_sums(parent, x, n_rounds: int):
     """
     batch, size = parent.shape
     offset = (jnp.arange(batch) * size)[:, None]
-    ancestor = parent
-    x = x.at[:, -1].set(0)
-    for _ in range(n_rounds):
-        moved = jax.ops.segment_sum(
-            x.ravel(), (ancestor + offset).ravel(), num_segments=batch * size
-        )
+
+    def double(_, carry):
+        x, ancestor = carry
+        moved = jax.ops.segment_sum(x.ravel(), (ancestor + offset).ravel(), num_segments=batch * size)
         x = (x + moved.reshape(batch, size)).at[:, -1].set(0)
-        ancestor = jnp.take_along_axis(ancestor, ancestor, axis=1)
+        return x, jnp.take_along_axis(ancestor, ancestor, axis=1)
+
+    x, _ = jax.lax.fori_loop(0, n_rounds, double, (x.at[:, -1].set(0), parent))
     return x
 
 
-def _path_all(parent, good, n_rounds: int):
+def _path_all(parent, good, n_rounds):
     # AND of `good` over each state and all its ancestors, by pointer doubling.
-    ancestor = parent
-    good = good.at[:, -1].set(True)
-    for _ in range(n_rounds):
+    def double(_, carry):
+        good, ancestor = carry
         good = good & jnp.take_along_axis(good, ancestor, axis=1)
-        ancestor = jnp.take_along_axis(ancestor, ancestor, axis=1)
+        return good, jnp.take_along_axis(ancestor, ancestor, axis=1)
+
+    good, _ = jax.lax.fori_loop(0, n_rounds, double, (good.at[:, -1].set(True), parent))
     return good
+
+
+def _path_sums(parent, edge, n_rounds):
+    # Number of `edge` states on the path from each state up to its root, by
+    # pointer doubling; the sink counts zero.
+    def double(_, carry):
+        depth, ancestor = carry
+        depth = depth + jnp.take_along_axis(depth, ancestor, axis=1)
+        return depth, jnp.take_along_axis(ancestor, ancestor, axis=1)
+
+    start = jnp.concatenate([edge, jnp.zeros((edge.shape[0], 1), bool)], axis=1)
+    depth, _ = jax.lax.fori_loop(0, n_rounds, double, (start.astype(jnp.int32), parent))
+    return depth[:, :-1]
 
 
 class AbstractRouting(eqx.Module):
@@ -243,65 +259,94 @@ def _fixed_point(relax, start):
     return value
 
 
+_ALL_BITS = np.uint32(0xFFFFFFFF)
+_WORD_BITS = 32
+
+
+def _source_seeds(n: int) -> np.ndarray:
+    # Bit s % 32 of word s // 32 marks source s; seeds[w, v] holds the bit of
+    # source v in word w, so each source starts at its own router.
+    n_words = -(-n // _WORD_BITS)
+    seeds = np.zeros((n_words, n), dtype=np.uint32)
+    sources = np.arange(n)
+    seeds[sources // _WORD_BITS, sources] = np.left_shift(np.uint32(1), (sources % _WORD_BITS).astype(np.uint32))
+    return seeds
+
+
+def _unpack_sources(bits, n: int):
+    # (..., words, m) uint32 -> (..., n, m) bool, one row per source.
+    shifts = jnp.arange(_WORD_BITS, dtype=jnp.uint32)[:, None]
+    unpacked = (bits[..., :, None, :] >> shifts) & 1
+    shape = (*bits.shape[:-2], bits.shape[-2] * _WORD_BITS, bits.shape[-1])
+    return unpacked.reshape(shape)[..., :n, :].astype(bool)
+
+
 def _state_bfs(mesh: Mesh, allowed, router_ok) -> Routes:
-    # Breadth-first search from every source over (phase, router) states.
-    # allowed[pf, pt, v, p]: a hop from (pf, neighbour of v through port p) into
-    # (pt, v) is legal and alive. All sources advance together, one hop a step.
+    # Breadth-first search from every source at once over (phase, router)
+    # states. allowed[pf, pt, v, p]: a hop from (pf, neighbour of v through port
+    # p) into (pt, v) is legal and alive. Sources are packed 32 to a uint32
+    # word, so one bitwise operation advances 32 searches. A state's parent is
+    # fixed when the state is first reached: the first candidate predecessor in
+    # the order (phase, port) with ports north, south, east, west. Trying the
+    # y neighbours first makes the last hops of a path run along y, so on a
+    # fault-free mesh the unrestricted trees equal the XY trees.
     n = mesh.n_cores
     n_phases = allowed.shape[0]
     n_states = n_phases * n
-    neighbours = jnp.asarray(mesh.neighbours())
-    safe = jnp.maximum(neighbours, 0)
-    ids = jnp.arange(n)
-
-    start = jnp.full((n, n_phases, n), _UNREACHED, dtype=jnp.int32)
-    start = start.at[ids, 0, ids].set(jnp.where(router_ok, 0, _UNREACHED))
+    neighbours = np.maximum(mesh.neighbours(), 0)
+    candidates = [(pf, port) for pf in range(n_phases) for port in _PARENT_PORT_ORDER]
+    masks = jnp.where(allowed, _ALL_BITS, np.uint32(0))
+    seeds = jnp.asarray(_source_seeds(n)) & jnp.where(router_ok, _ALL_BITS, 0)
+    start = jnp.zeros((seeds.shape[0], n_phases, n), jnp.uint32).at[:, 0].set(seeds)
+    choice = jnp.zeros((len(candidates), *start.shape), jnp.uint32)
 
     def body(state):
-        dist, step, _ = state
-        frontier = dist == step
-        incoming = frontier[:, :, safe]
-        new = jnp.any(incoming[:, :, None] & allowed[None], axis=(1, 4))
-        fresh = new & (dist == _UNREACHED)
-        return jnp.where(fresh, step + 1, dist), step + 1, jnp.any(fresh)
+        visited, frontier, choice, steps, _ = state
+        claimed = visited
+        chosen = []
+        for pf, port in candidates:
+            incoming = frontier[:, pf, neighbours[:, port]]
+            hit = incoming[:, None, :] & masks[pf, :, :, port][None] & ~claimed
+            claimed = claimed | hit
+            chosen.append(hit)
+        fresh = claimed & ~visited
+        choice = choice | jnp.stack(chosen)
+        return claimed, fresh, choice, steps + 1, jnp.any(fresh != 0)
 
-    dist, _, _ = jax.lax.while_loop(
-        lambda s: s[2], body, (start, jnp.int32(0), jnp.array(True))
+    visited, _, choice, steps, _ = jax.lax.while_loop(
+        lambda s: s[4], body, (start, start, choice, jnp.int32(0), jnp.array(True))
     )
 
-    # Parent: the first legal predecessor one hop closer, in the order (phase,
-    # port) with ports north, south, east, west. Trying the y neighbours first
-    # makes the last hops of a path run along y, so on a fault-free mesh the
-    # unrestricted trees equal the XY trees. A fixed order keeps trees
-    # deterministic.
-    before = dist[:, :, safe]
-    candidate = allowed[None] & (before[:, :, None] == (dist[:, None, :, :, None] - 1))
-    candidate = jnp.moveaxis(candidate, 1, 3)[..., _PARENT_PORT_ORDER]
-    candidate = candidate.reshape(n, n_phases, n, n_phases * N_PORTS)
-    choice = jnp.argmax(candidate, axis=-1)
-    has_parent = jnp.any(candidate, axis=-1) & (dist > 0) & (dist < _UNREACHED)
-    phase_from = choice // N_PORTS
-    port = jnp.asarray(_PARENT_PORT_ORDER)[choice % N_PORTS]
-    sender = safe[ids[None, None, :], port]
+    hit = _unpack_sources(choice.reshape(len(candidates), -1, n_states), n)
+    has_parent = jnp.any(hit, axis=0)
+    pick = jnp.argmax(hit, axis=0)
+    phase_from = pick // N_PORTS
+    port = jnp.asarray(_PARENT_PORT_ORDER)[pick % N_PORTS]
+    router = jnp.arange(n_states) % n
+    sender = jnp.asarray(neighbours)[router[None, :], port]
     parent = jnp.where(has_parent, phase_from * n + sender, n_states)
-    link = jnp.where(
-        has_parent, sender * N_PORTS + jnp.asarray(OPPOSITE_PORT)[port], n * N_PORTS
-    )
+    link = jnp.where(has_parent, sender * N_PORTS + jnp.asarray(OPPOSITE_PORT)[port], n * N_PORTS)
+    parent = jnp.concatenate([parent, jnp.full((n, 1), n_states)], axis=1)
+    reached = _unpack_sources(visited.reshape(-1, n_states), n)
 
-    best_phase = jnp.argmin(dist, axis=1)
-    hops = jnp.min(dist, axis=1)
-    off_source = ids[:, None] != ids[None, :]
-    reachable = (hops < _UNREACHED) & off_source
-    parent = parent.reshape(n, n_states)
+    # The deepest path has steps - 1 hops (the last step finds nothing new).
+    n_rounds = _rounds(steps - 1)
+    depth = _path_sums(parent, has_parent, n_rounds)
+    depth = jnp.where(reached, depth, _UNREACHED)
+    depth = depth.reshape(n, n_phases, n)
+    best_phase = jnp.argmin(depth, axis=1)
+    hops = jnp.min(depth, axis=1)
+    ids = jnp.arange(n)
+    reachable = (hops < _UNREACHED) & (ids[:, None] != ids[None, :])
     return Routes(
-        parent=jnp.concatenate([parent, jnp.full((n, 1), n_states)], axis=1),
-        link=link.reshape(n, n_states),
-        reached=(dist < _UNREACHED).reshape(n, n_states),
+        parent=parent,
+        link=link,
+        reached=reached,
         target_state=best_phase * n + ids[None, :],
         sent=reachable,
         delivered=reachable,
         hops=jnp.where(reachable, hops, 0),
-        n_rounds=_rounds(n_states - 1),
+        n_rounds=n_rounds,
     )
 
 
@@ -345,9 +390,7 @@ class ShortestPathRouting(AbstractRouting):
         return _state_bfs(mesh, ok[None, None], ~faults.dead_routers)
 
 
-def build_routes(
-    mesh: Mesh, routing: AbstractRouting, faults: FaultMap | None = None
-) -> Routes:
+def build_routes(mesh: Mesh, routing: AbstractRouting, faults: FaultMap | None = None) -> Routes:
     """Build the routing trees of every source core; jit- and vmap-compatible.
 
     **Arguments:**

@@ -29,8 +29,6 @@ time. Charging W at every hop makes the queueing part an upper estimate; with
 $\rho \ge 1$ the link saturates and t is infinite.
 """
 
-import abc
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -156,9 +154,7 @@ def _tree_loads(routes: Routes, sources, targets, weight, any_target: bool):
     else:
         carried = jnp.where(traversed, below, 0.0)
     n_links = routes.sent.shape[0] * N_PORTS
-    loads = jax.ops.segment_sum(
-        carried.ravel(), routes.link[sources].ravel(), num_segments=n_links + 1
-    )
+    loads = jax.ops.segment_sum(carried.ravel(), routes.link[sources].ravel(), num_segments=n_links + 1)
     return loads[:n_links]
 
 
@@ -170,15 +166,11 @@ def _state_counts(routes: Routes, sources, amounts):
     n_flows = amounts.shape[0]
     rows = jnp.arange(n_flows)[:, None]
     counts = jnp.zeros((n_flows, routes.n_states + 1))
-    counts = counts.at[rows, routes.target_state[sources]].add(
-        jnp.where(wanted, amounts, 0.0)
-    )
+    counts = counts.at[rows, routes.target_state[sources]].add(jnp.where(wanted, amounts, 0.0))
     return counts, wanted
 
 
-def scheme_link_loads(
-    routes: Routes, traffic: Traffic, scheme: AbstractScheme
-) -> tuple[Array, Array]:
+def scheme_link_loads(routes: Routes, traffic: Traffic, scheme: AbstractScheme) -> tuple[Array, Array]:
     """Return packets per directed link, (n_cores * 4,), and injected packets."""
     n = traffic.mesh.n_cores
     if isinstance(scheme, Unicast):
@@ -195,25 +187,20 @@ def scheme_link_loads(
         spikes = jax.ops.segment_sum(traffic.spikes, traffic.source_core, n)
         destinations = jnp.broadcast_to(~jnp.eye(n, dtype=bool), (n, n))
     else:
-        raise TypeError(
-            f"scheme must be Unicast(), Multicast() or Broadcast(), got {scheme!r}."
-        )
+        raise TypeError(f"scheme must be Unicast(), Multicast() or Broadcast(), got {scheme!r}.")
     counts, wanted = _state_counts(routes, sources, destinations.astype(jnp.float32))
     loads = _tree_loads(routes, sources, counts, spikes, any_target=True)
     return loads, jnp.sum(jnp.where(jnp.any(wanted, axis=1), spikes, 0.0))
 
 
-def routing_metrics(
-    routes: Routes, traffic: Traffic, scheme: AbstractScheme, cost: HopCost
-) -> RoutingMetrics:
+def routing_metrics(routes: Routes, traffic: Traffic, scheme: AbstractScheme, cost: HopCost) -> RoutingMetrics:
     """Compute the metrics of one scheme on already built routes (see module doc)."""
     n = traffic.mesh.n_cores
     loads, packets = scheme_link_loads(routes, traffic, scheme)
     link_traversals = jnp.sum(loads)
     router_traversals = link_traversals + packets
     energy = cost.bits_per_packet * (
-        cost.link_energy_pj_per_bit * link_traversals
-        + cost.router_energy_pj_per_bit * router_traversals
+        cost.link_energy_pj_per_bit * link_traversals + cost.router_energy_pj_per_bit * router_traversals
     )
 
     demand = traffic.demand()
@@ -320,8 +307,7 @@ def evaluate_fault_maps(
     """
     if fault_maps.dead_routers.ndim != 2:
         raise ValueError(
-            "fault_maps must be a stacked FaultMap with a leading batch axis; "
-            "draw it with draw_fault_maps(...)."
+            "fault_maps must be a stacked FaultMap with a leading batch axis; draw it with draw_fault_maps(...)."
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}.")
