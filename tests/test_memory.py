@@ -7,17 +7,28 @@ import pytest
 
 from lifa_jax.memory import (
     Asynchronous,
+    DenseAssociativeMemory,
+    DenseModel,
     Hebbian,
     HopfieldModel,
     HopfieldNetwork,
+    MagnitudePruning,
+    NeuronAstrocyteMemory,
+    NeuronAstrocyteModel,
     PseudoInverse,
+    RandomDilution,
     RecallStatus,
     Synchronous,
+    astrocyte_coupling,
+    astrocyte_coupling_tensor,
     capacity,
     corrupt,
+    fit_power_law,
+    neuron_input_on_manifold,
     random_patterns,
     recall,
     recall_quality,
+    recall_quality_curve,
 )
 
 # ---------------------------------------------------------------- Hopfield storage
@@ -161,6 +172,101 @@ def test_classical_capacity_near_0138_at_n1000():
     assert abs(result.load_interpolated - 0.138) <= 0.02
 
 
+# ---------------------------------------------------------------- neuron-astrocyte memory
+
+
+def test_astrocyte_coupling_equals_explicit_tensor():
+    patterns = random_patterns(3, 5, key=jax.random.key(20))
+    psi = jax.random.normal(jax.random.key(21), (5, 5))
+    explicit = jnp.einsum("ijkl,kl->ij", astrocyte_coupling_tensor(patterns), psi)
+    np.testing.assert_allclose(astrocyte_coupling(patterns, psi), explicit, rtol=1e-5, atol=1e-6)
+
+
+def test_astrocyte_coupling_pattern_mask():
+    patterns = random_patterns(4, 6, key=jax.random.key(22))
+    psi = jax.random.normal(jax.random.key(23), (6, 6))
+    masked = astrocyte_coupling(patterns, psi, jnp.array([1.0, 0.0, 1.0, 0.0]))
+    direct = astrocyte_coupling(patterns[jnp.array([0, 2])], psi)
+    np.testing.assert_allclose(masked, direct, rtol=1e-5, atol=1e-7)
+
+
+def test_astrocyte_manifold_input_is_quartic_field():
+    patterns = random_patterns(6, 20, key=jax.random.key(24))
+    memory = NeuronAstrocyteMemory(patterns)
+    cue = corrupt(patterns[0], 0.1, key=jax.random.key(25))
+    phi = jnp.tanh(memory.beta * cue)
+    dense_field = DenseAssociativeMemory(patterns).field(phi)
+    np.testing.assert_allclose(neuron_input_on_manifold(memory, cue), dense_field, rtol=1e-4, atol=1e-6)
+
+
+def test_astrocyte_ode_recalls_at_low_load():
+    patterns = random_patterns(3, 16, key=jax.random.key(26))
+    memory = NeuronAstrocyteMemory(patterns)
+    cue = corrupt(patterns[1], 0.125, key=jax.random.key(27))
+    result = memory.recall(cue, t1=20.0)
+    assert bool(result.solved)
+    np.testing.assert_array_equal(result.state, patterns[1])
+
+
+def test_dense_memory_beyond_classical_load():
+    # K = N = 32 is seven times the classical capacity (about 0.138 N = 4.4).
+    kwargs = dict(key=jax.random.key(28), cue_noise=0.05, n_trials=4, n_cues=8)
+    dense = recall_quality_curve(DenseModel(), 32, [32], **kwargs)
+    classical = recall_quality_curve(HopfieldModel(), 32, [32], **kwargs)
+    assert dense.quality[0] >= 0.95
+    assert classical.quality[0] < 0.8
+
+
+@pytest.mark.slow
+def test_dense_capacity_grows_faster_than_linear():
+    sizes, capacities = [16, 32, 64], []
+    for n in sizes:
+        grid = np.unique(np.round(np.geomspace(n / 2, n * n / 2, 16)).astype(int))
+        result = capacity(DenseModel(), n, grid, key=jax.random.key(29), n_trials=8, n_cues=16)
+        assert result.bounded
+        capacities.append(result.n_patterns)
+    exponent, _ = fit_power_law(sizes, capacities)
+    # Measured: K = 42, 203, 1176 (exponent 2.4); linear growth would give 1.
+    assert exponent > 1.5
+
+
+@pytest.mark.slow
+def test_astrocyte_ode_quality_curve_runs_vmapped():
+    curve = recall_quality_curve(
+        NeuronAstrocyteModel(t1=20.0), 16, [2, 8], key=jax.random.key(30), cue_noise=0.1, n_trials=2, n_cues=4
+    )
+    assert curve.status_fraction[:, RecallStatus.END_TIME].tolist() == [1.0, 1.0]
+    assert curve.quality[0] == 1.0
+
+
+# ---------------------------------------------------------------- fewer connections
+
+
+def test_random_dilution_keeps_exact_count():
+    weights = jnp.ones((10, 10))
+    mask = RandomDilution(keep=0.3).mask(weights, key=jax.random.key(31))
+    assert int(mask.sum()) == round(0.3 * 90)
+    assert float(jnp.trace(mask)) == 0.0
+
+
+def test_magnitude_pruning_keeps_largest():
+    weights = jnp.arange(16.0).reshape(4, 4) - 7.5
+    weights = weights * (1.0 - jnp.eye(4))
+    mask = MagnitudePruning(keep=0.5).mask(weights, key=jax.random.key(32))
+    kept = np.abs(np.asarray(weights))[np.asarray(mask) > 0]
+    cut = np.abs(np.asarray(weights))[(np.asarray(mask) == 0) & ~np.eye(4, dtype=bool)]
+    assert mask.sum() == 6
+    assert kept.min() >= cut.max()
+
+
+def test_dilution_lowers_recall_quality():
+    kwargs = dict(key=jax.random.key(33), cue_noise=0.1, n_trials=4, n_cues=8)
+    full = recall_quality_curve(HopfieldModel(), 200, [20], **kwargs).quality[0]
+    sparse = recall_quality_curve(HopfieldModel(dilution=RandomDilution(keep=0.1)), 200, [20], **kwargs).quality[0]
+    assert full > 0.95
+    assert sparse < full - 0.1
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -196,3 +302,13 @@ def test_error_asynchronous_without_key():
     net = HopfieldNetwork.store(random_patterns(2, 8, key=jax.random.key(0)))
     with pytest.raises(ValueError, match=r"Asynchronous\(\) draws a random update order and needs a key"):
         recall(net, jnp.ones(8), update=Asynchronous())
+
+
+def test_error_dilution_keep_outside_unit_interval():
+    with pytest.raises(ValueError, match=r"keep must lie in \[0, 1\], got 1.2"):
+        RandomDilution(keep=1.2)
+
+
+def test_error_dense_load_too_large():
+    with pytest.raises(ValueError, match=r"accepts at most N\^3 = 27 patterns for N=3 neurons, got n_patterns=28"):
+        DenseAssociativeMemory(jnp.ones((28, 3)))

@@ -18,6 +18,17 @@ def random_patterns(n_patterns: int, n_neurons: int, *, key: PRNGKeyArray) -> Fl
     return jax.random.rademacher(key, (n_patterns, n_neurons), dtype=jnp.float32)
 
 
+def flip_mask(uniform: Float[Array, " neurons"], n_flip) -> Array:
+    """Return a boolean mask that is True at the `n_flip` smallest entries of `uniform`.
+
+    With `uniform` drawn i.i.d., these are `n_flip` positions chosen uniformly
+    without replacement; `n_flip` may be traced.
+    """
+    n = uniform.shape[0]
+    order = jnp.argsort(uniform)
+    return jnp.zeros(n, dtype=bool).at[order].set(jnp.arange(n) < n_flip)
+
+
 def corrupt(pattern: Float[ArrayLike, " neurons"], fraction, *, key: PRNGKeyArray) -> Float[Array, " neurons"]:
     """Flip exactly round(fraction * N) entries of `pattern`, chosen without replacement.
 
@@ -26,11 +37,8 @@ def corrupt(pattern: Float[ArrayLike, " neurons"], fraction, *, key: PRNGKeyArra
     """
     check_fraction("fraction", fraction, "pass the share of cue bits to flip, e.g. 0.05")
     pattern = jnp.asarray(pattern, dtype=jnp.float32)
-    n = pattern.shape[0]
-    n_flip = jnp.round(jnp.asarray(fraction) * n)
-    # A random permutation holds each of 0..N-1 once, so exactly n_flip entries
-    # fall below n_flip, even when n_flip is traced.
-    flip = jax.random.permutation(key, n) < n_flip
+    n_flip = jnp.round(jnp.asarray(fraction) * pattern.shape[0])
+    flip = flip_mask(jax.random.uniform(key, pattern.shape), n_flip)
     return jnp.where(flip, -pattern, pattern)
 
 
@@ -74,13 +82,23 @@ class QualityCurve(eqx.Module):
 
 def _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, n_patterns, key):
     """Store `n_patterns` random patterns, recall `n_cues` corrupted cues, score them."""
-    pattern_key, build_key, pick_key, cue_key, recall_key = jax.random.split(key, 5)
-    patterns = random_patterns(capacity_rows, n_neurons, key=pattern_key)
+    # One uniform draw feeds patterns, cue choices and flipped bits: every separate
+    # random call adds a threefry hash to the compiled program, which dominates the
+    # compile time of a sweep.
+    draw_key, build_key, recall_key = jax.random.split(key, 3)
+    sizes = (capacity_rows * n_neurons, n_cues, n_cues * n_neurons)
+    uniform = jax.random.uniform(draw_key, (sum(sizes),))
+    pattern_draw, pick_draw, flip_draw = jnp.split(uniform, np.cumsum(sizes)[:-1])
+
+    patterns = jnp.where(pattern_draw < 0.5, -1.0, 1.0).reshape(capacity_rows, n_neurons)
     pattern_mask = (jnp.arange(capacity_rows) < n_patterns).astype(jnp.float32)
     memory = model.build(patterns, pattern_mask, key=build_key)
 
-    targets = patterns[jax.random.randint(pick_key, (n_cues,), 0, n_patterns)]
-    cues = jax.vmap(lambda p, k: corrupt(p, cue_noise, key=k))(targets, jax.random.split(cue_key, n_cues))
+    picks = jnp.minimum(jnp.floor(pick_draw * n_patterns), n_patterns - 1).astype(jnp.int32)
+    targets = patterns[picks]
+    n_flip = jnp.round(cue_noise * n_neurons)
+    flips = jax.vmap(lambda u: flip_mask(u, n_flip))(flip_draw.reshape(n_cues, n_neurons))
+    cues = jnp.where(flips, -targets, targets)
     states, status = jax.vmap(lambda c, k: model.recall_state(memory, c, key=k))(
         cues, jax.random.split(recall_key, n_cues)
     )
@@ -105,13 +123,17 @@ def _bucket(model, n_neurons, capacity_rows, n_cues, trial_batch, cue_noise, n_p
     return jax.lax.map(one_load, (n_patterns, keys))
 
 
-def _bucket_rows(n_patterns: np.ndarray) -> np.ndarray:
+def _bucket_rows(n_patterns: np.ndarray, n_neurons: int) -> np.ndarray:
     """Return the pattern-array size used for each load.
 
-    Loads are grouped from the largest down: a group takes every load above half
-    of its largest, which is the group's array size. Each group compiles once,
-    and masked-out rows cost at most as much work as the stored ones.
+    Every distinct size compiles once, so small sweeps use one array of the
+    largest load for all loads. When storing that many patterns costs more than
+    2**27 multiply-adds per trial, loads are grouped from the largest down: a
+    group takes every load above half of its largest, which sets the group's
+    size, so masked-out rows never cost more than the stored ones.
     """
+    if n_patterns.max() * n_neurons**2 <= 2**27:
+        return np.full_like(n_patterns, n_patterns.max())
     rows = np.zeros_like(n_patterns)
     unassigned = np.ones(n_patterns.shape, dtype=bool)
     while unassigned.any():
@@ -171,7 +193,7 @@ def recall_quality_curve(
         trial_batch = max(1, min(n_trials, 2**24 // (n_neurons * n_neurons)))
     check_positive_int("trial_batch", trial_batch, "pass how many trials to vmap at once")
 
-    rows = _bucket_rows(n_patterns)
+    rows = _bucket_rows(n_patterns, n_neurons)
     quality = np.zeros((n_patterns.size, n_trials))
     counts = np.zeros((n_patterns.size, len(RecallStatus)))
     dynamic_model = dynamic_floats(model)
@@ -283,3 +305,25 @@ def capacity(
         trial_batch=trial_batch,
     )
     return capacity_from_curve(curve, threshold)
+
+
+def fit_power_law(n_neurons: Sequence[float], n_patterns: Sequence[float]) -> tuple[float, float]:
+    r"""Fit $K = c N^a$ by least squares on $\log K$ against $\log N$.
+
+    **Returns:** `(a, c)`. The classical network has $a = 1$ ($c \approx 0.138$);
+    a quartic dense associative memory grows faster than linearly ($a > 1$).
+    """
+    n_neurons = np.asarray(n_neurons, dtype=float)
+    n_patterns = np.asarray(n_patterns, dtype=float)
+    if n_neurons.shape != n_patterns.shape or n_neurons.size < 2:
+        raise ValueError(
+            f"need at least two (N, K) pairs of equal length, got {n_neurons.size} sizes "
+            f"and {n_patterns.size} capacities; sweep two or more network sizes."
+        )
+    if np.any(n_neurons <= 0) or np.any(n_patterns <= 0):
+        raise ValueError(
+            "sizes and capacities must be positive to fit on a log scale, got "
+            f"N={n_neurons.tolist()} and K={n_patterns.tolist()}; drop sizes whose capacity is 0."
+        )
+    slope, intercept = np.polyfit(np.log(n_neurons), np.log(n_patterns), 1)
+    return float(slope), float(np.exp(intercept))
