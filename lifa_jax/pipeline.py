@@ -17,14 +17,15 @@ import numpy as np
 
 from .data import Dataset, load_dataset
 from .dynamics import LIF, LIFA, Gliotransmitter, TripartiteCoupling, reset_from_name
-from .faults import NeuronDead, SynapseDead, run_sweep
+from .faults import FAULT_KINDS, run_sweep
+from .faults.sweep import STATUS_FLAGS
 from .metrics import DIRECTIONS, fault_tolerance, mean_ci95, recovery_ci95
 from .network import PoissonEncoder, RegularEncoder, SpikingNetwork, predict, simulate
 from .repair import HomeostaticRepair
 from .training import TrainConfig, encode_batch, surrogate_from_name, train
 
 DEFAULT_RATES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
-FAULT_BUILDERS = {"neuron_dead": NeuronDead, "synapse_dead": SynapseDead}
+FAULT_BUILDERS = FAULT_KINDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +229,17 @@ def fault_sweep(config, network, data, *, key, progress=None):
             }
         )
     return a_ff, records, repair
+
+
+def _status_counts(status) -> dict:
+    """Return how many masks had each status flag, with the flags' meanings."""
+    status = np.asarray(status)
+    counts = {"ok": int(np.sum(status == 0))}
+    for flag, text in STATUS_FLAGS.items():
+        n = int(np.sum((status & flag) != 0))
+        if n:
+            counts[text] = n
+    return counts
 
 
 def measure_inference(config, network, data, *, key, repeats: int = 3) -> dict:

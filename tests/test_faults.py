@@ -77,7 +77,7 @@ def test_rate_outside_unit_interval(rate):
 def test_unknown_kind_lists_valid():
     with pytest.raises(
         ValueError,
-        match="unknown fault kind 'neuron_zombie'; use one of: neuron_dead, synapse_dead",
+        match="unknown fault kind 'neuron_zombie'; use one of: astrocyte_dead, astrocyte_stuck, neuron_dead",
     ):
         fault_from_name("neuron_zombie", 0.1)
 

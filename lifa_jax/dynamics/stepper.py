@@ -67,6 +67,10 @@ def lif_step(
     current: ArrayLike,
     dt: float,
     spike_fn: Callable[[Array], Array] = heaviside,
+    *,
+    force_spike: ArrayLike | None = None,
+    hold: ArrayLike | None = None,
+    hold_value: ArrayLike | None = None,
 ) -> tuple[LIFState, Array]:
     """Advance a LIF population by one step of `dt` (ms) under `current`.
 
@@ -78,6 +82,11 @@ def lif_step(
     - `dt`: step (ms).
     - `spike_fn`: maps `v - v_th` to spikes; a surrogate-gradient function for
       training, `heaviside` otherwise.
+    - `force_spike`: where 1, the neuron spikes on every step it is not
+      refractory (a saturated neuron).
+    - `hold`, `hold_value`: where `hold` is 1, the membrane is held at
+      `hold_value` on every step (a stuck neuron); it spikes whenever that value
+      reaches threshold and it is not refractory.
 
     **Returns:** `(new_state, spikes)`, spikes as floats in {0, 1}.
     """
@@ -85,8 +94,12 @@ def lif_step(
     free = neuron.v_rest + (state.v - neuron.v_rest) * decay + neuron.resistance * current * (1.0 - decay)
     active = state.refractory == 0
     v = jnp.where(active, free, state.v)
+    if hold is not None:
+        v = jnp.where(hold > 0, hold_value, v)
 
     spikes = spike_fn(v - neuron.v_th) * active
+    if force_spike is not None:
+        spikes = jnp.maximum(spikes, force_spike * active)
     # The reset path is detached, as is usual for surrogate-gradient training:
     # gradients flow through the membrane, not through the discontinuous reset.
     fired = jax.lax.stop_gradient(spikes)
@@ -111,6 +124,8 @@ def astrocyte_step(
     state: AstrocyteState,
     domain_spikes: ArrayLike,
     dt: float,
+    *,
+    force_release: ArrayLike | None = None,
 ) -> tuple[AstrocyteState, Array]:
     """Advance LIFA astrocytes and their gliotransmitter by one step of `dt` (ms).
 
@@ -118,6 +133,8 @@ def astrocyte_step(
 
     - `domain_spikes`: number of spikes fired in each astrocyte's domain during the
       step; they enter as a pulse of height `count / dt` over the step.
+    - `force_release`: where 1, the astrocyte releases on every step it is not
+      refractory (a stuck astrocyte).
 
     **Returns:** `(new_state, releases)`, releases as floats in {0, 1}. A release
     at the end of the step raises $G$ by `delta_g / tau_g`, exactly as the Dirac
@@ -130,6 +147,8 @@ def astrocyte_step(
     c = jnp.where(active, free, state.c)
 
     releases = ((c >= astrocyte.c_th) & active).astype(c.dtype)
+    if force_release is not None:
+        releases = jnp.maximum(releases, force_release * active)
     c = jnp.where(releases > 0, astrocyte.reset(c, astrocyte.c_th, astrocyte.c_reset), c)
     refractory = jnp.where(releases > 0, refractory_steps(astrocyte.t_ref_c, dt), jnp.maximum(state.refractory - 1, 0))
 

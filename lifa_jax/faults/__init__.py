@@ -1,15 +1,54 @@
 """Fault models, mask drawing and vmapped fault sweeps."""
 
-from .specs import FAULT_KINDS, AbstractFault, NeuronDead, SynapseDead, draw_faults, fault_from_name
-from .sweep import MaskResult, accuracy_under, evaluate_mask, run_sweep, sweep_masks
+from .specs import (
+    FAULT_KINDS,
+    AbstractFault,
+    AstrocyteDead,
+    AstrocyteStuck,
+    NeuronDead,
+    NeuronParametric,
+    NeuronSaturated,
+    NeuronStuck,
+    SynapseBitFlipFixed,
+    SynapseBitFlipFloat,
+    SynapseDead,
+    SynapseSaturated,
+    choose_units,
+    draw_faults,
+    fault_from_name,
+)
+from .sweep import (
+    STATUS_NONFINITE_MEMBRANE,
+    STATUS_NONFINITE_WEIGHTS,
+    STATUS_OK,
+    MaskResult,
+    accuracy_under,
+    describe_status,
+    evaluate_mask,
+    run_sweep,
+    sweep_masks,
+)
 
 __all__ = [
     "FAULT_KINDS",
+    "STATUS_NONFINITE_MEMBRANE",
+    "STATUS_NONFINITE_WEIGHTS",
+    "STATUS_OK",
     "AbstractFault",
+    "AstrocyteDead",
+    "AstrocyteStuck",
     "MaskResult",
     "NeuronDead",
+    "NeuronParametric",
+    "NeuronSaturated",
+    "NeuronStuck",
+    "SynapseBitFlipFixed",
+    "SynapseBitFlipFloat",
     "SynapseDead",
+    "SynapseSaturated",
     "accuracy_under",
+    "choose_units",
+    "describe_status",
     "draw_faults",
     "evaluate_mask",
     "fault_from_name",

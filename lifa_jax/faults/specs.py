@@ -1,7 +1,23 @@
-"""Fault specifications and the masks drawn from them."""
+"""Fault kinds and the masks drawn from them.
+
+Every fault kind is an Equinox module holding its rate and options; `apply` adds
+its failed units to a `NetworkFaults` drawn from an explicit key. Rates count
+units (neurons, synapses, astrocytes) except for bit flips, whose rate is per
+bit, as in ARES (Reagen et al., "Ares: A framework for quantifying the resilience
+of deep neural networks", DAC 2018).
+
+- `exact=True` fails `round(rate * n)` of the `n` targeted units, chosen without
+  replacement (bit flips: `floor(rate * n_weights * n_bits)` (weight, bit)
+  positions);
+- `exact=False` fails each unit (bit) independently with probability `rate`.
+
+`layers` restricts a fault to some weight layers (index 0 is the first layer
+after the input) and `among` to a subset of units in them, such as one
+astrocyte's cluster.
+"""
 
 import abc
-from collections.abc import Sequence
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -17,132 +33,477 @@ def _check_rate(rate) -> None:
         raise ValueError(f"fault rate must lie in [0, 1], got {rate!r}; pass a fraction such as 0.1.")
 
 
-def _choose(key: PRNGKeyArray, n: int, rate, exact: bool) -> Array:
-    """Return a boolean vector of `n` units with the failing ones set.
+def _check_layers(layers, n_layers: int) -> None:
+    bad = [layer for layer in layers if not 0 <= layer < n_layers]
+    if bad:
+        raise ValueError(f"fault layers {bad} do not exist; this network has weight layers 0 to {n_layers - 1}.")
 
-    Exact mode fails `round(rate * n)` units chosen without replacement: the units
-    whose random rank is below that count. The count may be a traced value, so one
-    compiled function serves every rate.
+
+def choose_units(key: PRNGKeyArray, n: int, rate, *, exact: bool, eligible: Array | None = None) -> Array:
+    """Return a boolean vector of length `n` marking the failed units.
+
+    Exact mode fails `round(rate * m)` of the `m` eligible units: those with the
+    smallest random keys. The count may be a traced value, so one compiled
+    function serves every rate.
     """
-    if exact:
-        ranks = jnp.argsort(jax.random.uniform(key, (n,)))
-        order = jnp.empty((n,), jnp.int32).at[ranks].set(jnp.arange(n, dtype=jnp.int32))
-        return order < jnp.round(rate * n)
-    return jax.random.bernoulli(key, rate, (n,))
+    u = jax.random.uniform(key, (n,))
+    if not exact:
+        failed = u < rate
+        return failed if eligible is None else failed & eligible
+    if eligible is not None:
+        u = jnp.where(eligible, u, 2.0)
+    m = n if eligible is None else jnp.sum(eligible)
+    order = jnp.argsort(u)
+    rank = jnp.empty((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    return rank < jnp.round(rate * m)
+
+
+def _choose_bits(key: PRNGKeyArray, n: int, rate, *, exact: bool) -> Array:
+    """Like `choose_units` for bit positions; exact mode flips `floor(rate * n)`."""
+    u = jax.random.uniform(key, (n,))
+    if not exact:
+        return u < rate
+    order = jnp.argsort(u)
+    rank = jnp.empty((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    return rank < jnp.floor(rate * n + 1e-6)
+
+
+def _fill(faults: NetworkFaults, field: str, network: SpikingNetwork, value: float, kind: str) -> NetworkFaults:
+    """Return `faults` with optional `field` present, filled with `value` where missing."""
+    if getattr(faults, field) is not None:
+        return faults
+    if kind == "neuron":
+        arrays = tuple(jnp.full((n,), value) for n in network.topology[1:])
+    elif kind == "synapse":
+        arrays = tuple(jnp.full(w.shape, value) for w in network.weights)
+    else:
+        arrays = tuple(jnp.full((a,), value) for a in network.n_astrocytes)
+    return eqx.tree_at(lambda f: getattr(f, field), faults, arrays, is_leaf=lambda x: x is None)
 
 
 class AbstractFault(eqx.Module):
-    """A fault kind with its rate; `apply` turns a key into masks on a network."""
+    """A fault kind with its rate and targets."""
 
-    rate: float | Array
-
-    @abc.abstractmethod
-    def apply(self, network: SpikingNetwork, faults: NetworkFaults, *, key: PRNGKeyArray) -> NetworkFaults:
-        """Return `faults` with this fault's units added."""
+    rate: eqx.AbstractVar[float | Array]
+    layers: eqx.AbstractVar[tuple[int, ...] | None]
+    exact: eqx.AbstractVar[bool]
+    among: eqx.AbstractVar[tuple[Array, ...] | None]
 
     @property
     @abc.abstractmethod
     def name(self) -> str:
         """Short label such as ``"neuron_dead"``."""
 
+    @abc.abstractmethod
+    def apply(self, network: SpikingNetwork, faults: NetworkFaults, *, key: PRNGKeyArray) -> NetworkFaults:
+        """Return `faults` with this fault's failed units added."""
 
-class NeuronDead(AbstractFault):
-    """Dead neurons: a failed neuron never spikes.
+    def default_layers(self, network: SpikingNetwork) -> tuple[int, ...]:
+        """Layers targeted when `layers` is None."""
+        return tuple(range(len(network.weights)))
 
-    - `rate`: fraction of the targeted neurons that fail.
-    - `layers`: indices of the targeted layers, counted over the layers after the
-      input (0 is the first hidden layer); `None` targets all hidden layers.
-    - `exact`: fail `round(rate * n)` neurons (True) or each independently (False).
-    """
+    def target_layers(self, network: SpikingNetwork) -> tuple[int, ...]:
+        """Return the targeted weight layers, checked against the network."""
+        layers = self.default_layers(network) if self.layers is None else tuple(self.layers)
+        _check_layers(layers, len(network.weights))
+        if self.among is not None and len(self.among) != len(layers):
+            raise ValueError(
+                f"among must give one eligibility mask per targeted layer ({len(layers)}), got {len(self.among)}."
+            )
+        return layers
 
+    def _failed(self, network, key, shapes):
+        """Draw failed units over the targeted layers pooled; return one boolean array per layer."""
+        sizes = [int(np.prod(s)) for s in shapes]
+        eligible = None
+        if self.among is not None:
+            eligible = jnp.concatenate([jnp.asarray(m, dtype=bool).reshape(-1) for m in self.among])
+        failed = choose_units(key, int(sum(sizes)), self.rate, exact=self.exact, eligible=eligible)
+        pieces = jnp.split(failed, np.cumsum(sizes)[:-1])
+        return [p.reshape(s) for p, s in zip(pieces, shapes)]
+
+
+class _NeuronFault(AbstractFault):
     rate: float | Array
-    layers: tuple[int, ...] | None = eqx.field(static=True, default=None)
-    exact: bool = eqx.field(static=True, default=True)
+    layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
+    exact: bool = eqx.field(static=True, default=True, kw_only=True)
+    among: tuple[Array, ...] | None = eqx.field(default=None, kw_only=True)
 
     def __check_init__(self):
         _check_rate(self.rate)
+
+    def default_layers(self, network):
+        # Neuron faults target the hidden layers (all layers for a network without one).
+        n_layers = len(network.weights)
+        return tuple(range(max(n_layers - 1, 1)))
+
+    def _neuron_failures(self, network, key):
+        layers = self.target_layers(network)
+        failed = self._failed(network, key, [(network.topology[layer + 1],) for layer in layers])
+        return layers, failed
+
+
+class NeuronDead(_NeuronFault):
+    """Dead neurons: a failed neuron never spikes. Targets hidden layers by default."""
 
     @property
     def name(self):
         return "neuron_dead"
 
-    def target_layers(self, network: SpikingNetwork) -> tuple[int, ...]:
-        n_layers = len(network.weights)
-        layers = tuple(range(max(n_layers - 1, 1))) if self.layers is None else self.layers
-        _check_layers(layers, n_layers)
-        return layers
+    def apply(self, network, faults, *, key):
+        layers, failed = self._neuron_failures(network, key)
+        alive = list(faults.neuron_alive)
+        for layer, f in zip(layers, failed):
+            alive[layer] = alive[layer] * (1.0 - f)
+        return eqx.tree_at(lambda x: x.neuron_alive, faults, tuple(alive))
+
+
+class NeuronSaturated(_NeuronFault):
+    """Saturated neurons: a failed neuron spikes on every step it is not refractory."""
+
+    @property
+    def name(self):
+        return "neuron_saturated"
 
     def apply(self, network, faults, *, key):
-        layers = self.target_layers(network)
-        sizes = [network.topology[layer + 1] for layer in layers]
-        failed = _choose(key, int(sum(sizes)), self.rate, self.exact)
-        pieces = jnp.split(failed, np.cumsum(sizes)[:-1])
-        alive = list(faults.neuron_alive)
-        for layer, piece in zip(layers, pieces):
-            alive[layer] = alive[layer] * (1.0 - piece.astype(alive[layer].dtype))
-        return eqx.tree_at(lambda f: f.neuron_alive, faults, tuple(alive))
+        layers, failed = self._neuron_failures(network, key)
+        faults = _fill(faults, "neuron_saturated", network, 0.0, "neuron")
+        sat = list(faults.neuron_saturated)
+        for layer, f in zip(layers, failed):
+            sat[layer] = jnp.maximum(sat[layer], f.astype(sat[layer].dtype))
+        return eqx.tree_at(lambda x: x.neuron_saturated, faults, tuple(sat))
 
 
-class SynapseDead(AbstractFault):
-    """Dead (stuck-at-0) synapses: a failed synapse has $W_{ij} = 0$.
+class NeuronStuck(_NeuronFault):
+    """Stuck neurons: a failed neuron's membrane is held at `value`.
 
-    - `rate`: fraction of the targeted synapses that fail.
-    - `layers`: indices of the targeted weight matrices (0 is input to first hidden);
-      `None` targets all of them.
-    - `exact`: as for `NeuronDead`.
+    With `value >= v_th` the neuron spikes on every step it is not refractory;
+    below threshold it never spikes.
     """
 
-    rate: float | Array
-    layers: tuple[int, ...] | None = eqx.field(static=True, default=None)
-    exact: bool = eqx.field(static=True, default=True)
+    value: float | Array = eqx.field(default=0.0, kw_only=True)
+
+    @property
+    def name(self):
+        return "neuron_stuck"
+
+    def apply(self, network, faults, *, key):
+        layers, failed = self._neuron_failures(network, key)
+        faults = _fill(faults, "neuron_stuck", network, 0.0, "neuron")
+        faults = _fill(faults, "neuron_stuck_value", network, 0.0, "neuron")
+        stuck, value = list(faults.neuron_stuck), list(faults.neuron_stuck_value)
+        for layer, f in zip(layers, failed):
+            stuck[layer] = jnp.maximum(stuck[layer], f.astype(stuck[layer].dtype))
+            value[layer] = jnp.where(f, self.value, value[layer])
+        return eqx.tree_at(lambda x: (x.neuron_stuck, x.neuron_stuck_value), faults, (tuple(stuck), tuple(value)))
+
+
+class NeuronParametric(_NeuronFault):
+    """Parametric neuron faults: a failed neuron's $V_\\mathrm{th}$ and $\\tau_n$ are multiplied by factors."""
+
+    threshold_factor: float | Array = eqx.field(default=1.0, kw_only=True)
+    tau_factor: float | Array = eqx.field(default=1.0, kw_only=True)
 
     def __check_init__(self):
         _check_rate(self.rate)
+        for name in ("threshold_factor", "tau_factor"):
+            value = getattr(self, name)
+            if isinstance(value, int | float) and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value!r}; pass a multiplicative factor such as 1.5.")
+
+    @property
+    def name(self):
+        return "neuron_parametric"
+
+    def apply(self, network, faults, *, key):
+        layers, failed = self._neuron_failures(network, key)
+        faults = _fill(faults, "threshold_factor", network, 1.0, "neuron")
+        faults = _fill(faults, "tau_factor", network, 1.0, "neuron")
+        th, tau = list(faults.threshold_factor), list(faults.tau_factor)
+        for layer, f in zip(layers, failed):
+            th[layer] = jnp.where(f, th[layer] * self.threshold_factor, th[layer])
+            tau[layer] = jnp.where(f, tau[layer] * self.tau_factor, tau[layer])
+        return eqx.tree_at(lambda x: (x.threshold_factor, x.tau_factor), faults, (tuple(th), tuple(tau)))
+
+
+class _SynapseFault(AbstractFault):
+    rate: float | Array
+    layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
+    exact: bool = eqx.field(static=True, default=True, kw_only=True)
+    among: tuple[Array, ...] | None = eqx.field(default=None, kw_only=True)
+
+    def __check_init__(self):
+        _check_rate(self.rate)
+
+    def _replace(self, network, faults, layers, failed, values):
+        faults = _fill(faults, "synapse_replaced", network, 0.0, "synapse")
+        faults = _fill(faults, "synapse_value", network, 0.0, "synapse")
+        replaced, value = list(faults.synapse_replaced), list(faults.synapse_value)
+        for layer, f, v in zip(layers, failed, values):
+            replaced[layer] = jnp.maximum(replaced[layer], f.astype(replaced[layer].dtype))
+            value[layer] = jnp.where(f, v, value[layer])
+        return eqx.tree_at(lambda x: (x.synapse_replaced, x.synapse_value), faults, (tuple(replaced), tuple(value)))
+
+
+class SynapseDead(_SynapseFault):
+    """Dead (stuck-at-0) synapses: a failed synapse has $W_{ij} = 0$. Targets all layers by default."""
 
     @property
     def name(self):
         return "synapse_dead"
 
-    def target_layers(self, network: SpikingNetwork) -> tuple[int, ...]:
-        n_layers = len(network.weights)
-        layers = tuple(range(n_layers)) if self.layers is None else self.layers
-        _check_layers(layers, n_layers)
-        return layers
+    def apply(self, network, faults, *, key):
+        layers = self.target_layers(network)
+        failed = self._failed(network, key, [network.weights[layer].shape for layer in layers])
+        alive = list(faults.synapse_alive)
+        for layer, f in zip(layers, failed):
+            alive[layer] = alive[layer] * (1.0 - f)
+        return eqx.tree_at(lambda x: x.synapse_alive, faults, tuple(alive))
+
+
+class SynapseSaturated(_SynapseFault):
+    """Saturated synapses: a failed synapse's weight becomes $\\pm w_\\max$.
+
+    - `w_max`: the saturation magnitude; `None` takes each layer's largest
+      $|W_{ij}|$.
+    - `sign`: +1 or -1 for a fixed polarity, 0 to keep each weight's own sign.
+    """
+
+    w_max: float | None = eqx.field(static=True, default=None, kw_only=True)
+    sign: int = eqx.field(static=True, default=1, kw_only=True)
+
+    def __check_init__(self):
+        _check_rate(self.rate)
+        if self.sign not in (-1, 0, 1):
+            raise ValueError(f"sign must be -1, 0 or +1, got {self.sign!r}; 0 keeps each weight's own sign.")
+        if self.w_max is not None and not self.w_max > 0:
+            raise ValueError(f"w_max must be positive, got {self.w_max!r}; pass a magnitude or None.")
+
+    @property
+    def name(self):
+        return "synapse_saturated"
 
     def apply(self, network, faults, *, key):
         layers = self.target_layers(network)
-        sizes = [network.weights[layer].size for layer in layers]
-        failed = _choose(key, int(sum(sizes)), self.rate, self.exact)
-        pieces = jnp.split(failed, np.cumsum(sizes)[:-1])
-        alive = list(faults.synapse_alive)
-        for layer, piece in zip(layers, pieces):
-            shape = network.weights[layer].shape
-            alive[layer] = alive[layer] * (1.0 - piece.reshape(shape).astype(alive[layer].dtype))
-        return eqx.tree_at(lambda f: f.synapse_alive, faults, tuple(alive))
+        failed = self._failed(network, key, [network.weights[layer].shape for layer in layers])
+        values = []
+        for layer in layers:
+            w = network.weights[layer]
+            magnitude = jnp.max(jnp.abs(w)) if self.w_max is None else self.w_max
+            sign = jnp.where(w >= 0, 1.0, -1.0) if self.sign == 0 else float(self.sign)
+            values.append(sign * magnitude * jnp.ones_like(w))
+        return self._replace(network, faults, layers, failed, values)
 
 
-def _check_layers(layers: Sequence[int], n_layers: int) -> None:
-    bad = [layer for layer in layers if not 0 <= layer < n_layers]
-    if bad:
-        raise ValueError(f"fault layers {bad} do not exist; this network has weight layers 0 to {n_layers - 1}.")
+class SynapseBitFlipFixed(_SynapseFault):
+    """Bit flips in weights stored in signed fixed point Q(`int_bits`, `frac_bits`), two's complement.
+
+    A weight is stored as $s \\cdot q$ with $q$ in Q(`int_bits`, `frac_bits`) (ARES
+    default Q2.6: 8 bits, range $[-2, 2 - 2^{-6}]$) and $s$ a per-layer scale,
+    `max |W| / (2^(int_bits - 1) - 2^-frac_bits)` unless `scale` is given, so the
+    largest weight uses the full range. Flipped weights take the dequantised value
+    of the flipped word; other weights keep their float value. `rate` is per bit;
+    `bits` restricts the flipped positions (0 is the least significant bit).
+    """
+
+    int_bits: int = eqx.field(static=True, default=2, kw_only=True)
+    frac_bits: int = eqx.field(static=True, default=6, kw_only=True)
+    bits: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
+    scale: float | None = eqx.field(static=True, default=None, kw_only=True)
+
+    def __check_init__(self):
+        _check_rate(self.rate)
+        width = self.int_bits + self.frac_bits
+        if self.int_bits < 1 or self.frac_bits < 0 or width > 31:
+            raise ValueError(
+                f"Q({self.int_bits}, {self.frac_bits}) is not a supported fixed-point format; "
+                "use int_bits >= 1 (it holds the sign), frac_bits >= 0 and at most 31 bits in all."
+            )
+        if self.bits is not None:
+            bad = [b for b in self.bits if not 0 <= b < width]
+            if bad:
+                raise ValueError(
+                    f"bit positions {bad} lie outside the {width}-bit Q({self.int_bits}, {self.frac_bits}) word; "
+                    f"use positions 0 to {width - 1}."
+                )
+
+    @property
+    def name(self):
+        return "synapse_bitflip_fixed"
+
+    @property
+    def width(self) -> int:
+        return self.int_bits + self.frac_bits
+
+    def layer_scale(self, weights: Array) -> Array:
+        """Return the scale $s$ of one layer."""
+        if self.scale is not None:
+            return jnp.asarray(self.scale)
+        largest = 2.0 ** (self.int_bits - 1) - 2.0**-self.frac_bits
+        return jnp.maximum(jnp.max(jnp.abs(weights)), 1e-30) / largest
+
+    def quantize(self, weights: Array, scale) -> Array:
+        """Return the two's-complement words (as unsigned integers) of `weights / scale`."""
+        low, high = -(2 ** (self.width - 1)), 2 ** (self.width - 1) - 1
+        q = jnp.clip(jnp.round(weights / scale * 2.0**self.frac_bits), low, high).astype(jnp.int32)
+        return q & (2**self.width - 1)
+
+    def dequantize(self, words: Array, scale) -> Array:
+        """Return the values of two's-complement `words`."""
+        signed = jnp.where(words >= 2 ** (self.width - 1), words - 2**self.width, words)
+        return signed.astype(jnp.float32) / 2.0**self.frac_bits * scale
+
+    def flip_masks(self, key, shapes):
+        positions = self.bits if self.bits is not None else tuple(range(self.width))
+        return _flip_masks(self, key, shapes, positions)
+
+    def apply(self, network, faults, *, key):
+        layers = self.target_layers(network)
+        shapes = [network.weights[layer].shape for layer in layers]
+        masks = self.flip_masks(key, shapes)
+        failed, values = [], []
+        for layer, mask in zip(layers, masks):
+            w = network.weights[layer]
+            scale = self.layer_scale(w)
+            values.append(self.dequantize(self.quantize(w, scale) ^ mask, scale))
+            failed.append(mask != 0)
+        return self._replace(network, faults, layers, failed, values)
 
 
-FAULT_KINDS = {"neuron_dead": NeuronDead, "synapse_dead": SynapseDead}
+class SynapseBitFlipFloat(_SynapseFault):
+    """Bit flips in the IEEE-754 float32 words of the weights.
+
+    `rate` is per bit; `bits` restricts the flipped positions (0 is the least
+    significant mantissa bit, 23-30 the exponent, 31 the sign). Flips can create
+    infinities and NaN (bit 30 turns 1.0 into +inf); the network then propagates
+    them by the rules of `lifa_jax.network.propagate_nonfinite`.
+    """
+
+    bits: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
+
+    def __check_init__(self):
+        _check_rate(self.rate)
+        if self.bits is not None:
+            bad = [b for b in self.bits if not 0 <= b < 32]
+            if bad:
+                raise ValueError(f"bit positions {bad} lie outside the 32-bit float word; use positions 0 to 31.")
+
+    @property
+    def name(self):
+        return "synapse_bitflip_float"
+
+    def apply(self, network, faults, *, key):
+        layers = self.target_layers(network)
+        shapes = [network.weights[layer].shape for layer in layers]
+        positions = self.bits if self.bits is not None else tuple(range(32))
+        masks = _flip_masks(self, key, shapes, positions)
+        failed, values = [], []
+        for layer, mask in zip(layers, masks):
+            words = jax.lax.bitcast_convert_type(network.weights[layer].astype(jnp.float32), jnp.uint32)
+            flipped = jax.lax.bitcast_convert_type(words ^ mask.astype(jnp.uint32), jnp.float32)
+            values.append(flipped)
+            failed.append(mask != 0)
+        faults = self._replace(network, faults, layers, failed, values)
+        return dataclasses.replace(faults, nonfinite=True)
 
 
-def fault_from_name(name: str, rate: float) -> AbstractFault:
-    """Return the fault kind called `name` at `rate`."""
+def _flip_masks(fault, key, shapes, positions):
+    """Return per layer an integer array whose set bits are the flipped positions."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    n_bits = len(positions)
+    chosen = _choose_bits(key, int(sum(sizes)) * n_bits, fault.rate, exact=fault.exact)
+    chosen = chosen.reshape(-1, n_bits)
+    if fault.among is not None:
+        eligible = jnp.concatenate([jnp.asarray(m, dtype=bool).reshape(-1) for m in fault.among])
+        chosen = chosen & eligible[:, None]
+    weights = jnp.asarray([1 << p for p in positions], dtype=jnp.uint32)
+    words = jnp.sum(jnp.where(chosen, weights[None, :], jnp.uint32(0)), axis=1, dtype=jnp.uint32)
+    pieces = jnp.split(words, np.cumsum(sizes)[:-1])
+    return [
+        p.reshape(s).astype(jnp.int32) if isinstance(fault, SynapseBitFlipFixed) else p.reshape(s)
+        for p, s in zip(pieces, shapes)
+    ]
+
+
+class _AstrocyteFault(AbstractFault):
+    rate: float | Array
+    layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
+    exact: bool = eqx.field(static=True, default=True, kw_only=True)
+    among: tuple[Array, ...] | None = eqx.field(default=None, kw_only=True)
+
+    def __check_init__(self):
+        _check_rate(self.rate)
+
+    def _astro_failures(self, network, key):
+        layers = self.target_layers(network)
+        return layers, self._failed(network, key, [(network.n_astrocytes[layer],) for layer in layers])
+
+
+class AstrocyteDead(_AstrocyteFault):
+    """Dead astrocytes: no calcium, no release, and no repair of their domain (gains stay 1)."""
+
+    @property
+    def name(self):
+        return "astrocyte_dead"
+
+    def apply(self, network, faults, *, key):
+        layers, failed = self._astro_failures(network, key)
+        alive = list(faults.astrocyte_alive)
+        for layer, f in zip(layers, failed):
+            alive[layer] = alive[layer] * (1.0 - f)
+        return eqx.tree_at(lambda x: x.astrocyte_alive, faults, tuple(alive))
+
+
+class AstrocyteStuck(_AstrocyteFault):
+    """Stuck astrocytes: a failed astrocyte releases on every step it is not refractory.
+
+    Its gliotransmitter climbs towards `delta_g / (tau_g (1 - exp(-dt (n_ref + 1) / tau_g)))`
+    and over-drives its domain's synapses through the tripartite coupling.
+    """
+
+    @property
+    def name(self):
+        return "astrocyte_stuck"
+
+    def apply(self, network, faults, *, key):
+        layers, failed = self._astro_failures(network, key)
+        faults = _fill(faults, "astrocyte_stuck", network, 0.0, "astrocyte")
+        stuck = list(faults.astrocyte_stuck)
+        for layer, f in zip(layers, failed):
+            stuck[layer] = jnp.maximum(stuck[layer], f.astype(stuck[layer].dtype))
+        return eqx.tree_at(lambda x: x.astrocyte_stuck, faults, tuple(stuck))
+
+
+FAULT_KINDS = {
+    "neuron_dead": NeuronDead,
+    "neuron_saturated": NeuronSaturated,
+    "neuron_stuck": NeuronStuck,
+    "neuron_parametric": NeuronParametric,
+    "synapse_dead": SynapseDead,
+    "synapse_saturated": SynapseSaturated,
+    "synapse_bitflip_fixed": SynapseBitFlipFixed,
+    "synapse_bitflip_float": SynapseBitFlipFloat,
+    "astrocyte_dead": AstrocyteDead,
+    "astrocyte_stuck": AstrocyteStuck,
+}
+
+
+def fault_from_name(name: str, rate: float, **options) -> AbstractFault:
+    """Return the fault kind called `name` at `rate`, with keyword `options` of that kind."""
     try:
-        return FAULT_KINDS[name](rate)
+        cls = FAULT_KINDS[name]
     except KeyError:
         valid = ", ".join(sorted(FAULT_KINDS))
         raise ValueError(f"unknown fault kind {name!r}; use one of: {valid}.") from None
+    return cls(rate, **options)
 
 
 def draw_faults(network: SpikingNetwork, *faults: AbstractFault, key: PRNGKeyArray) -> NetworkFaults:
-    """Draw one mask holding every fault in `faults`, from `key`.
+    """Draw one mask holding every fault in `faults` (combined), from `key`.
 
-    Vmap over keys to draw many masks.
+    When several faults replace the same synapse, the last one wins; a replaced
+    synapse takes its replacement value even when another fault killed it. Vmap
+    over keys to draw many masks.
     """
     masks = network.no_faults()
     for fault, k in zip(faults, jax.random.split(key, max(len(faults), 1))):

@@ -8,16 +8,35 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..network import NetworkFaults, SpikingNetwork, predict, simulate
+from ..network import NetworkFaults, SpikingNetwork, effective_weights, predict, simulate
 from ..repair import HomeostaticRepair, SetPoints
 from .specs import AbstractFault, draw_faults
 
+STATUS_OK = 0
+STATUS_NONFINITE_WEIGHTS = 1
+STATUS_NONFINITE_MEMBRANE = 2
+STATUS_FLAGS = {
+    STATUS_NONFINITE_WEIGHTS: "the mask holds infinite or NaN weights",
+    STATUS_NONFINITE_MEMBRANE: "some membrane was infinite or NaN at the end of a sample",
+}
+
+
+def describe_status(status: int) -> list[str]:
+    """Return the meaning of each flag set in a mask's `status` (empty when 0)."""
+    return [text for flag, text in STATUS_FLAGS.items() if int(status) & flag]
+
 
 class MaskResult(eqx.Module):
-    """Accuracies under one fault mask (or a batch of masks, leading axis)."""
+    """Accuracies under one fault mask (or a batch of masks, leading axis).
+
+    `status` holds bit flags (`STATUS_NONFINITE_WEIGHTS`, `STATUS_NONFINITE_MEMBRANE`;
+    0 when nothing unusual happened). Accuracies are always finite: a non-finite
+    membrane only changes which spikes happen.
+    """
 
     accuracy_no_repair: Float[Array, "..."]
     accuracy_repair: Float[Array, "..."]
+    status: Int[Array, "..."]
 
 
 def accuracy_under(
@@ -28,8 +47,16 @@ def accuracy_under(
     gains: tuple[Array, ...],
 ) -> Float[Array, ""]:
     """Return the accuracy of `network` with `faults` and `gains` on encoded inputs."""
-    preds = jax.vmap(lambda s: predict(simulate(network, s, faults=faults, gains=gains)))(spikes)
-    return jnp.mean(preds == labels)
+    return _accuracy_and_nonfinite(network, spikes, labels, faults, gains)[0]
+
+
+def _accuracy_and_nonfinite(network, spikes, labels, faults, gains):
+    def one(s):
+        result = simulate(network, s, faults=faults, gains=gains)
+        return predict(result), result.nonfinite_membranes
+
+    preds, nonfinite = jax.vmap(one)(spikes)
+    return jnp.mean(preds == labels), jnp.sum(nonfinite)
 
 
 def evaluate_mask(
@@ -42,12 +69,20 @@ def evaluate_mask(
     adapt_spikes: Array | None,
 ) -> MaskResult:
     """Return the accuracy under `faults` without repair and, when `repair` is given, with it."""
-    a_f = accuracy_under(network, spikes, labels, faults, network.unit_gains())
+    status = jnp.int32(STATUS_OK)
+    if faults.nonfinite:
+        weights = effective_weights(network.weights, faults)
+        bad = sum(jnp.sum(~jnp.isfinite(w)) for w in weights)
+        status = status | jnp.where(bad > 0, STATUS_NONFINITE_WEIGHTS, STATUS_OK)
+    a_f, nonfinite = _accuracy_and_nonfinite(network, spikes, labels, faults, network.unit_gains())
     if repair is None:
-        return MaskResult(a_f, jnp.full_like(a_f, jnp.nan))
-    gains = repair.adapt(network, faults, set_points, adapt_spikes)
-    a_r = accuracy_under(network, spikes, labels, faults, gains)
-    return MaskResult(a_f, a_r)
+        a_r = jnp.full_like(a_f, jnp.nan)
+    else:
+        gains = repair.adapt(network, faults, set_points, adapt_spikes)
+        a_r, nonfinite_r = _accuracy_and_nonfinite(network, spikes, labels, faults, gains)
+        nonfinite = nonfinite + nonfinite_r
+    status = status | jnp.where(nonfinite > 0, STATUS_NONFINITE_MEMBRANE, STATUS_OK)
+    return MaskResult(a_f, a_r, status)
 
 
 def sweep_masks(
@@ -102,7 +137,8 @@ def run_sweep(
     without repair share each mask and the inputs exactly.
 
     **Returns:** one dict per fault with `fault`, `rate`, `masks`,
-    `accuracy_no_repair` and `accuracy_repair` (numpy arrays of shape `(n_masks,)`).
+    `accuracy_no_repair`, `accuracy_repair` and `status` (numpy arrays of shape
+    `(n_masks,)`; see `describe_status`).
     """
     if n_masks < 1:
         raise ValueError(f"n_masks must be at least 1, got {n_masks}; pass the number of masks per rate.")
@@ -133,6 +169,7 @@ def run_sweep(
                 "masks": int(n_masks),
                 "accuracy_no_repair": np.asarray(result.accuracy_no_repair),
                 "accuracy_repair": np.asarray(result.accuracy_repair),
+                "status": np.asarray(result.status),
             }
         )
         if progress is not None:

@@ -4,7 +4,17 @@ from .base import AbstractEncoder, AbstractPropagation
 from .domains import contiguous_domains, count_astrocytes
 from .encoders import PoissonEncoder, RegularEncoder
 from .propagation import DenseProjection
-from .snn import NetworkFaults, NetworkState, SimulationResult, SpikingNetwork, Trace, predict, simulate
+from .snn import (
+    NetworkFaults,
+    NetworkState,
+    SimulationResult,
+    SpikingNetwork,
+    Trace,
+    effective_weights,
+    predict,
+    propagate_nonfinite,
+    simulate,
+)
 
 __all__ = [
     "AbstractEncoder",
@@ -18,6 +28,8 @@ __all__ = [
     "SpikingNetwork",
     "Trace",
     "contiguous_domains",
+    "effective_weights",
+    "propagate_nonfinite",
     "count_astrocytes",
     "predict",
     "simulate",

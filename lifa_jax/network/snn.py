@@ -28,21 +28,85 @@ from .propagation import DenseProjection
 
 
 class NetworkFaults(eqx.Module):
-    """Fault state of a network: what is alive, as multiplicative 0/1 masks.
+    """Fault state of a network, one entry per weight layer (`len(topology) - 1`) in each field.
 
-    Every field is a tuple with one entry per weight layer (`len(topology) - 1`).
+    Neurons (arrays of shape `(topology[l + 1],)`):
 
-    - `neuron_alive[l]`: shape `(topology[l + 1],)`; 0 marks a dead neuron, which
-      never spikes.
-    - `synapse_alive[l]`: shape `(topology[l], topology[l + 1])`; 0 marks a dead
-      (stuck-at-0) synapse, $W_{ij} = 0$.
-    - `astrocyte_alive[l]`: shape `(n_astrocytes[l],)`; 0 marks a dead astrocyte,
-      which never releases and does not repair its domain.
+    - `neuron_alive`: 0 marks a dead neuron, which never spikes.
+    - `neuron_saturated`: 1 marks a neuron that spikes on every step it is not
+      refractory.
+    - `neuron_stuck`, `neuron_stuck_value`: 1 marks a neuron whose membrane is held
+      at `neuron_stuck_value`.
+    - `threshold_factor`, `tau_factor`: parametric faults multiply $V_\\mathrm{th}$
+      and $\tau_n$ of each neuron (1 when healthy).
+
+    Synapses (arrays of shape `(topology[l], topology[l + 1])`):
+
+    - `synapse_alive`: 0 marks a dead (stuck-at-0) synapse, $W_{ij} = 0$.
+    - `synapse_replaced`, `synapse_value`: 1 marks a synapse whose weight is
+      replaced by `synapse_value` (saturated synapses and bit flips).
+
+    Astrocytes (arrays of shape `(n_astrocytes[l],)`):
+
+    - `astrocyte_alive`: 0 marks a dead astrocyte: no calcium, no release, no repair.
+    - `astrocyte_stuck`: 1 marks an astrocyte that releases on every step it is not
+      refractory.
+
+    `nonfinite` (static) is set by faults that can create infinite or NaN weights;
+    the simulation then propagates them by the rules of `propagate_nonfinite`.
     """
 
     neuron_alive: tuple[Float[Array, " post"], ...]
     synapse_alive: tuple[Float[Array, "pre post"], ...]
     astrocyte_alive: tuple[Float[Array, " astrocytes"], ...]
+    neuron_saturated: tuple[Float[Array, " post"], ...] | None = None
+    neuron_stuck: tuple[Float[Array, " post"], ...] | None = None
+    neuron_stuck_value: tuple[Float[Array, " post"], ...] | None = None
+    threshold_factor: tuple[Float[Array, " post"], ...] | None = None
+    tau_factor: tuple[Float[Array, " post"], ...] | None = None
+    synapse_replaced: tuple[Float[Array, "pre post"], ...] | None = None
+    synapse_value: tuple[Float[Array, "pre post"], ...] | None = None
+    astrocyte_stuck: tuple[Float[Array, " astrocytes"], ...] | None = None
+    nonfinite: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        if (self.neuron_stuck is None) != (self.neuron_stuck_value is None):
+            raise ValueError("neuron_stuck and neuron_stuck_value must be given together.")
+        if (self.synapse_replaced is None) != (self.synapse_value is None):
+            raise ValueError("synapse_replaced and synapse_value must be given together.")
+
+
+def effective_weights(weights: tuple[Array, ...], faults: NetworkFaults) -> tuple[Array, ...]:
+    """Return the weights seen by the network under `faults` (dead and replaced synapses)."""
+    out = []
+    for layer, w in enumerate(weights):
+        w = w * faults.synapse_alive[layer]
+        if faults.synapse_replaced is not None:
+            w = jnp.where(faults.synapse_replaced[layer] > 0, faults.synapse_value[layer], w)
+        out.append(w)
+    return tuple(out)
+
+
+def propagate_nonfinite(propagation: AbstractPropagation, weights: Array, spikes: Array) -> Array:
+    """Propagate spikes through weights that may hold +inf, -inf or NaN.
+
+    A synapse acts only when its presynaptic neuron spikes, so a non-finite weight
+    behind a silent neuron contributes nothing (a plain product would give
+    0 * inf = NaN). When a spike crosses a non-finite synapse, the postsynaptic
+    input becomes +inf (only +inf weights hit), -inf (only -inf weights hit) or NaN
+    (a NaN weight, or both infinities). A membrane driven to +inf fires on every
+    step it may; -inf silences the neuron; a NaN membrane never fires. Finite
+    weights keep their exact contribution otherwise.
+    """
+    finite = jnp.isfinite(weights)
+    total = propagation(jnp.where(finite, weights, 0.0), spikes)
+    active = (spikes != 0).astype(weights.dtype)
+    hit_pos = propagation((weights == jnp.inf).astype(weights.dtype), active) > 0
+    hit_neg = propagation((weights == -jnp.inf).astype(weights.dtype), active) > 0
+    hit_nan = propagation(jnp.isnan(weights).astype(weights.dtype), active) > 0
+    total = jnp.where(hit_pos, jnp.inf, total)
+    total = jnp.where(hit_neg, -jnp.inf, total)
+    return jnp.where(hit_nan | (hit_pos & hit_neg), jnp.nan, total)
 
 
 class NetworkState(eqx.Module):
@@ -68,11 +132,13 @@ class SimulationResult(eqx.Module):
     - `counts[l]`: spikes of each neuron of layer `l + 1` over the run.
     - `output_membrane`: time-averaged membrane of the output neurons (tie-breaks).
     - `trace`: per-step record, or `None` unless requested.
+    - `nonfinite_membranes`: neurons whose membrane was infinite or NaN at the end.
     """
 
     counts: tuple[Float[Array, " neurons"], ...]
     output_membrane: Float[Array, " outputs"]
     trace: Trace | None
+    nonfinite_membranes: Int[Array, ""] | None = None
 
 
 class SpikingNetwork(eqx.Module):
@@ -210,11 +276,16 @@ class SpikingNetwork(eqx.Module):
         faults: NetworkFaults,
         gains: tuple[Float[Array, " post"], ...],
         spike_fn: Callable[[Array], Array] = heaviside,
+        weights: tuple[Array, ...] | None = None,
     ) -> tuple[NetworkState, tuple[tuple[Array, ...], tuple[Array, ...]]]:
         """Advance the network by one step.
 
+        `weights` are the effective weights (`effective_weights(network.weights,
+        faults)`); pass them when stepping repeatedly so they are computed once.
+
         **Returns:** `(new_state, (spikes, releases))` with one array per layer.
         """
+        weights = effective_weights(self.weights, faults) if weights is None else weights
         spikes = input_spikes
         neurons, astrocytes, all_spikes, all_releases = [], [], [], []
         for layer in range(len(self.weights)):
@@ -224,18 +295,36 @@ class SpikingNetwork(eqx.Module):
             glio = state.astrocytes[layer].g
             g_post = jnp.where(has_astro, glio[jnp.clip(domain, 0, max(n_astro - 1, 0))], 0.0) if n_astro else 0.0
 
-            weights = self.weights[layer] * faults.synapse_alive[layer]
-            synaptic = self.propagation(weights, spikes)
+            if faults.nonfinite:
+                synaptic = propagate_nonfinite(self.propagation, weights[layer], spikes)
+            else:
+                synaptic = self.propagation(weights[layer], spikes)
             current = synaptic * self.coupling.scale(g_post) * gains[layer] / self.dt
-            neuron_state, spikes = lif_step(self.neuron, state.neurons[layer], current, self.dt, spike_fn)
+            neuron_state, spikes = lif_step(
+                self._layer_neuron(faults, layer),
+                state.neurons[layer],
+                current,
+                self.dt,
+                spike_fn,
+                force_spike=None if faults.neuron_saturated is None else faults.neuron_saturated[layer],
+                hold=None if faults.neuron_stuck is None else faults.neuron_stuck[layer],
+                hold_value=None if faults.neuron_stuck_value is None else faults.neuron_stuck_value[layer],
+            )
             spikes = spikes * faults.neuron_alive[layer]
 
             # Spikes of neurons without an astrocyte go to an extra segment that is dropped.
             segment = jnp.where(has_astro, domain, n_astro)
             domain_counts = jax.ops.segment_sum(spikes, segment, num_segments=n_astro + 1)[:n_astro]
-            domain_counts = jax.lax.stop_gradient(domain_counts) * faults.astrocyte_alive[layer]
+            alive = faults.astrocyte_alive[layer]
+            domain_counts = jax.lax.stop_gradient(domain_counts) * alive
+            stuck = None if faults.astrocyte_stuck is None else faults.astrocyte_stuck[layer] * alive
             astro_state, releases = astrocyte_step(
-                self.astrocyte, self.gliotransmitter, state.astrocytes[layer], domain_counts, self.dt
+                self.astrocyte,
+                self.gliotransmitter,
+                state.astrocytes[layer],
+                domain_counts,
+                self.dt,
+                force_release=stuck,
             )
 
             neurons.append(neuron_state)
@@ -243,6 +332,15 @@ class SpikingNetwork(eqx.Module):
             all_spikes.append(spikes)
             all_releases.append(releases)
         return NetworkState(tuple(neurons), tuple(astrocytes)), (tuple(all_spikes), tuple(all_releases))
+
+    def _layer_neuron(self, faults: NetworkFaults, layer: int) -> LIF:
+        """Return the layer's neuron parameters with parametric faults applied."""
+        neuron = self.neuron
+        if faults.threshold_factor is not None:
+            neuron = eqx.tree_at(lambda n: n.v_th, neuron, neuron.v_th * faults.threshold_factor[layer])
+        if faults.tau_factor is not None:
+            neuron = eqx.tree_at(lambda n: n.tau_n, neuron, neuron.tau_n * faults.tau_factor[layer])
+        return neuron
 
 
 def simulate(
@@ -275,9 +373,11 @@ def simulate(
     faults = network.no_faults() if faults is None else faults
     gains = network.unit_gains() if gains is None else gains
 
+    weights = effective_weights(network.weights, faults)
+
     def body(carry, x_t):
         state, counts, v_sum = carry
-        state, (spikes, releases) = network.step(state, x_t, faults, gains, spike_fn)
+        state, (spikes, releases) = network.step(state, x_t, faults, gains, spike_fn, weights)
         counts = tuple(c + s for c, s in zip(counts, spikes))
         v_sum = v_sum + state.neurons[-1].v
         record_t = None
@@ -292,19 +392,25 @@ def simulate(
 
     counts0 = tuple(jnp.zeros((n,)) for n in network.topology[1:])
     carry0 = (network.init_state(), counts0, jnp.zeros((network.topology[-1],)))
-    (_, counts, v_sum), records = jax.lax.scan(body, carry0, input_spikes)
+    (final, counts, v_sum), records = jax.lax.scan(body, carry0, input_spikes)
+    nonfinite = sum(jnp.sum(~jnp.isfinite(n.v)) for n in final.neurons)
 
     trace = None
     if record:
         spikes, calcium, glio, releases = records
         trace = Trace(input_spikes, spikes, calcium, glio, releases)
-    return SimulationResult(counts=counts, output_membrane=v_sum / input_spikes.shape[0], trace=trace)
+    return SimulationResult(
+        counts=counts, output_membrane=v_sum / input_spikes.shape[0], trace=trace, nonfinite_membranes=nonfinite
+    )
 
 
 def predict(result: SimulationResult) -> Int[Array, ""]:
     """Return the predicted class: the output neuron with most spikes.
 
     Ties are broken by the time-averaged membrane potential, which enters through
-    a sigmoid in (0, 1) and so never outweighs a difference of one spike.
+    half a sigmoid, in (0, 0.5], and so never outweighs a difference of one spike.
+    A non-finite membrane (after a float bit flip) counts as no tie-break.
     """
-    return jnp.argmax(result.counts[-1] + jax.nn.sigmoid(result.output_membrane))
+    v = result.output_membrane
+    tie_break = jnp.where(jnp.isfinite(v) | (v == jnp.inf), 0.5 * jax.nn.sigmoid(jnp.nan_to_num(v)), 0.0)
+    return jnp.argmax(result.counts[-1] + tie_break)
