@@ -37,6 +37,7 @@ from .schemes import (
     RoutingMetrics,
     Unicast,
     evaluate_fault_maps,
+    route_schemes,
     route_traffic,
     routing_metrics,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "place",
     "placement_cost",
     "poisson_spike_counts",
+    "route_schemes",
     "route_traffic",
     "routing_metrics",
     "subtree_sums",

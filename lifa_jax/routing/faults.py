@@ -106,6 +106,11 @@ def draw_fault_map(mesh: Mesh, *, link_rate: float, router_rate: float, key: PRN
     """
     _check_rate("link_rate", link_rate)
     _check_rate("router_rate", router_rate)
+    return _draw(mesh, float(link_rate), float(router_rate), key)
+
+
+@eqx.filter_jit
+def _draw(mesh, link_rate, router_rate, key):
     key_links, key_routers = jax.random.split(key)
     return FaultMap(
         dead_links=_exact_mask(mesh.n_links, link_rate, key_links),
@@ -131,7 +136,12 @@ def draw_fault_maps(
     _check_rate("link_rate", link_rate)
     _check_rate("router_rate", router_rate)
     keys = jax.random.split(key, n_maps)
-    return jax.vmap(lambda k: draw_fault_map(mesh, link_rate=link_rate, router_rate=router_rate, key=k))(keys)
+    return _draw_many(mesh, float(link_rate), float(router_rate), keys)
+
+
+@eqx.filter_jit
+def _draw_many(mesh, link_rate, router_rate, keys):
+    return jax.vmap(lambda k: _draw(mesh, link_rate, router_rate, k))(keys)
 
 
 def alive_ports(mesh: Mesh, faults: FaultMap) -> Bool[Array, "cores 4"]:

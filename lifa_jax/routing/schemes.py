@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .faults import FaultMap
+from .faults import FaultMap, no_faults
 from .mesh import N_PORTS
 from .paths import AbstractRouting, Routes, XYRouting, build_routes, subtree_sums
 from .traffic import Traffic
@@ -141,23 +141,6 @@ class RoutingMetrics(eqx.Module):
     link_loads: Float[Array, "*batch cores 4"]
 
 
-def _tree_loads(routes: Routes, sources, targets, weight, any_target: bool):
-    # Per-link packets when source sources[f] sends weight[f] packets towards the
-    # states in targets[f] (counts per state). With any_target the whole subtree
-    # leading to a target carries weight[f] once (multicast); otherwise each
-    # target's packets travel separately (unicast).
-    parent = routes.parent[sources]
-    below = subtree_sums(parent, targets, routes.n_rounds)[:, :-1]
-    traversed = routes.traversed[sources]
-    if any_target:
-        carried = jnp.where(traversed & (below > 0), weight[:, None], 0.0)
-    else:
-        carried = jnp.where(traversed, below, 0.0)
-    n_links = routes.sent.shape[0] * N_PORTS
-    loads = jax.ops.segment_sum(carried.ravel(), routes.link[sources].ravel(), num_segments=n_links + 1)
-    return loads[:n_links]
-
-
 def _state_counts(routes: Routes, sources, amounts):
     # Scatter each flow's packets per destination core, float (n_flows, n_cores),
     # onto the target states of its source; a destination the source does not
@@ -170,14 +153,16 @@ def _state_counts(routes: Routes, sources, amounts):
     return counts, wanted
 
 
-def scheme_link_loads(routes: Routes, traffic: Traffic, scheme: AbstractScheme) -> tuple[Array, Array]:
-    """Return packets per directed link, (n_cores * 4,), and injected packets."""
+def _scheme_requests(routes: Routes, traffic: Traffic, scheme: AbstractScheme):
+    # What one scheme asks of the routing trees: tree rows (source cores), the
+    # packets per target state of each row, the packets a row sends along every
+    # used link (None for unicast, where each target's packets travel
+    # separately), and the number of injected packets.
     n = traffic.mesh.n_cores
     if isinstance(scheme, Unicast):
         demand = traffic.demand()
         counts, wanted = _state_counts(routes, jnp.arange(n), demand)
-        loads = _tree_loads(routes, jnp.arange(n), counts, None, any_target=False)
-        return loads, jnp.sum(jnp.where(wanted, demand, 0.0))
+        return jnp.arange(n), counts, None, jnp.sum(jnp.where(wanted, demand, 0.0))
 
     if isinstance(scheme, Multicast):
         sources, destinations = traffic.source_core, traffic.destinations
@@ -189,14 +174,54 @@ def scheme_link_loads(routes: Routes, traffic: Traffic, scheme: AbstractScheme) 
     else:
         raise TypeError(f"scheme must be Unicast(), Multicast() or Broadcast(), got {scheme!r}.")
     counts, wanted = _state_counts(routes, sources, destinations.astype(jnp.float32))
-    loads = _tree_loads(routes, sources, counts, spikes, any_target=True)
-    return loads, jnp.sum(jnp.where(jnp.any(wanted, axis=1), spikes, 0.0))
+    return sources, counts, spikes, jnp.sum(jnp.where(jnp.any(wanted, axis=1), spikes, 0.0))
+
+
+def _link_loads(routes: Routes, requests) -> list[Array]:
+    # Packets per directed link for each request. All requests share one
+    # subtree-sum pass (stacked rows), which keeps the compiled program small.
+    # below[f, k] counts the packets (unicast) or target cores (multicast,
+    # broadcast) at or under state k; a traversed link into k carries below
+    # packets, or weight[f] once when any target lies under k.
+    sources = jnp.concatenate([r[0] for r in requests])
+    counts = jnp.concatenate([r[1] for r in requests])
+    below = subtree_sums(routes.parent[sources], counts, routes.n_rounds)[:, :-1]
+    traversed = routes.traversed[sources]
+    links = routes.link[sources]
+    n_links = routes.sent.shape[0] * N_PORTS
+
+    loads, start = [], 0
+    for request_sources, _, weight, _ in requests:
+        rows = slice(start, start + request_sources.shape[0])
+        start = rows.stop
+        if weight is None:
+            carried = jnp.where(traversed[rows], below[rows], 0.0)
+        else:
+            carried = jnp.where(traversed[rows] & (below[rows] > 0), weight[:, None], 0.0)
+        per_link = jax.ops.segment_sum(carried.ravel(), links[rows].ravel(), num_segments=n_links + 1)
+        loads.append(per_link[:n_links])
+    return loads
+
+
+def scheme_link_loads(routes: Routes, traffic: Traffic, scheme: AbstractScheme) -> tuple[Array, Array]:
+    """Return packets per directed link, (n_cores * 4,), and injected packets."""
+    request = _scheme_requests(routes, traffic, scheme)
+    return _link_loads(routes, [request])[0], request[3]
 
 
 def routing_metrics(routes: Routes, traffic: Traffic, scheme: AbstractScheme, cost: HopCost) -> RoutingMetrics:
     """Compute the metrics of one scheme on already built routes (see module doc)."""
+    return _schemes_metrics(routes, traffic, (scheme,), cost)[0]
+
+
+def _schemes_metrics(routes, traffic, schemes, cost) -> tuple[RoutingMetrics, ...]:
+    requests = [_scheme_requests(routes, traffic, scheme) for scheme in schemes]
+    loads = _link_loads(routes, requests)
+    return tuple(_package(routes, traffic, cost, load, r[3]) for load, r in zip(loads, requests, strict=True))
+
+
+def _package(routes, traffic, cost, loads, packets) -> RoutingMetrics:
     n = traffic.mesh.n_cores
-    loads, packets = scheme_link_loads(routes, traffic, scheme)
     link_traversals = jnp.sum(loads)
     router_traversals = link_traversals + packets
     energy = cost.bits_per_packet * (
@@ -242,6 +267,41 @@ def routing_metrics(routes: Routes, traffic: Traffic, scheme: AbstractScheme, co
     )
 
 
+def route_schemes(
+    traffic: Traffic,
+    schemes: tuple[AbstractScheme, ...],
+    *,
+    routing: AbstractRouting = XYRouting(),
+    cost: HopCost = HopCost(),
+    faults: FaultMap | None = None,
+) -> tuple[RoutingMetrics, ...]:
+    """Route one window of traffic with several schemes over the same routes.
+
+    **Arguments:**
+
+    - `traffic`: the `Traffic` of a placed network.
+    - `schemes`: e.g. `(Unicast(), Multicast(), Broadcast())`.
+    - `routing`: `XYRouting()`, `UpDownRouting()` or `ShortestPathRouting()`.
+    - `cost`: the `HopCost`.
+    - `faults`: one `FaultMap`; `None` for a fault-free mesh.
+
+    **Returns:** one `RoutingMetrics` per scheme.
+
+    **Example:**
+
+    ```python
+    unicast, multicast = route_schemes(
+        traffic, (Unicast(), Multicast()), routing=UpDownRouting()
+    )
+    float(multicast.delivered_fraction)  # 1.0 on a fault-free mesh
+    ```
+    """
+    if faults is None:
+        faults = no_faults(traffic.mesh)
+    traffic, cost = _traced_numbers(traffic), _traced_numbers(cost)
+    return _route_schemes(traffic, tuple(schemes), routing, cost, faults)
+
+
 def route_traffic(
     traffic: Traffic,
     scheme: AbstractScheme,
@@ -250,32 +310,20 @@ def route_traffic(
     cost: HopCost = HopCost(),
     faults: FaultMap | None = None,
 ) -> RoutingMetrics:
-    """Route one window of traffic and return its costs.
+    """Route one window of traffic with one scheme; see `route_schemes`."""
+    return route_schemes(traffic, (scheme,), routing=routing, cost=cost, faults=faults)[0]
 
-    **Arguments:**
 
-    - `traffic`: the `Traffic` of a placed network.
-    - `scheme`: `Unicast()`, `Multicast()` or `Broadcast()`.
-    - `routing`: `XYRouting()`, `UpDownRouting()` or `ShortestPathRouting()`.
-    - `cost`: the `HopCost`.
-    - `faults`: one `FaultMap`; `None` for a fault-free mesh.
-
-    **Returns:** `RoutingMetrics`.
-
-    **Example:**
-
-    ```python
-    metrics = route_traffic(traffic, Multicast(), routing=UpDownRouting())
-    float(metrics.delivered_fraction)  # 1.0 on a fault-free mesh
-    ```
-    """
-    return _route_schemes(traffic, (scheme,), routing, cost, faults)[0]
+def _traced_numbers(tree):
+    # eqx.filter_jit treats Python floats as static, so a new cost or window
+    # would compile anew; as arrays they are traced and share compiled code.
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32) if isinstance(x, float) else x, tree)
 
 
 @eqx.filter_jit
 def _route_schemes(traffic, schemes, routing, cost, faults):
     routes = build_routes(traffic.mesh, routing, faults)
-    return tuple(routing_metrics(routes, traffic, s, cost) for s in schemes)
+    return _schemes_metrics(routes, traffic, schemes, cost)
 
 
 def evaluate_fault_maps(
@@ -285,13 +333,15 @@ def evaluate_fault_maps(
     schemes: tuple[AbstractScheme, ...] = (Unicast(), Multicast(), Broadcast()),
     routing: AbstractRouting = XYRouting(),
     cost: HopCost = HopCost(),
-    batch_size: int = 32,
+    batch_size: int = 8,
 ) -> tuple[RoutingMetrics, ...]:
     """Route the same traffic under many fault maps, vectorised.
 
     Routes are built once per fault map and shared by all schemes. Fault maps are
     processed `batch_size` at a time with `jax.vmap` inside `jax.lax.map`, which
-    bounds memory (about 10 MB per map on a 16x16 mesh).
+    bounds memory (about 10 MB per map on a 16x16 mesh). The batch is padded
+    with copies of the last map to a multiple of `batch_size`, so only one batch
+    shape is compiled.
 
     **Arguments:**
 
@@ -311,13 +361,19 @@ def evaluate_fault_maps(
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}.")
-    return _evaluate_batch(traffic, fault_maps, schemes, routing, cost, batch_size)
+    n_maps = fault_maps.dead_routers.shape[0]
+    batch_size = min(batch_size, n_maps)
+    pad = -n_maps % batch_size
+    padded = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), fault_maps)
+    traffic, cost = _traced_numbers(traffic), _traced_numbers(cost)
+    metrics = _evaluate_batch(traffic, padded, tuple(schemes), routing, cost, batch_size)
+    return jax.tree.map(lambda a: a[:n_maps], metrics)
 
 
 @eqx.filter_jit
 def _evaluate_batch(traffic, fault_maps, schemes, routing, cost, batch_size):
     def one(faults):
         routes = build_routes(traffic.mesh, routing, faults)
-        return tuple(routing_metrics(routes, traffic, s, cost) for s in schemes)
+        return _schemes_metrics(routes, traffic, schemes, cost)
 
     return jax.lax.map(one, fault_maps, batch_size=batch_size)

@@ -200,7 +200,8 @@ class Traffic(eqx.Module):
     """Spike flows between the cores of a mesh over a recording window.
 
     A flow is a class of spikes with one source core and one set of remote
-    destination cores.
+    destination cores. `traffic_from_spikes` pads the flows with empty ones (no
+    destinations, zero spikes) to a power of two; they cost nothing.
 
     **Arguments:**
 
@@ -213,15 +214,16 @@ class Traffic(eqx.Module):
     - `duration_ms`: recording window (ms), used for link utilisation.
     """
 
+    # Converters fix the dtypes, so every Traffic of one shape shares compiled code.
     mesh: Mesh
-    source_core: Int[Array, " flows"]
-    destinations: Bool[Array, "flows cores"]
-    spikes: Float[Array, " flows"]
-    local_deliveries: Float[Array, ""]
-    duration_ms: float = eqx.field(static=True)
+    source_core: Int[Array, " flows"] = eqx.field(converter=lambda x: jnp.asarray(x, jnp.int32))
+    destinations: Bool[Array, "flows cores"] = eqx.field(converter=lambda x: jnp.asarray(x, bool))
+    spikes: Float[Array, " flows"] = eqx.field(converter=lambda x: jnp.asarray(x, jnp.float32))
+    local_deliveries: Float[Array, ""] = eqx.field(converter=lambda x: jnp.asarray(x, jnp.float32))
+    duration_ms: float | Float[Array, ""] = 1000.0
 
     def __check_init__(self):
-        if not self.duration_ms > 0:
+        if isinstance(self.duration_ms, int | float) and not self.duration_ms > 0:
             raise ValueError(f"duration_ms must be positive, got {self.duration_ms!r}.")
 
     def demand(self) -> Float[Array, "cores cores"]:
@@ -277,12 +279,17 @@ def traffic_from_spikes(
     remote = targets.copy()
     remote[np.arange(source.size), source] = False
     keep = remote.any(axis=1)
+    source, remote, spikes = source[keep], remote[keep], spikes[keep]
 
+    # Pad with empty flows (no destinations, no spikes) to a power of two, so
+    # networks of similar size reuse the compiled routing code.
+    size = max(8, 1 << max(source.size - 1, 0).bit_length())
+    pad = size - source.size
     return Traffic(
         mesh=mesh,
-        source_core=jnp.asarray(source[keep], dtype=jnp.int32),
-        destinations=jnp.asarray(remote[keep]),
-        spikes=jnp.asarray(spikes[keep], dtype=jnp.float32),
+        source_core=jnp.asarray(np.pad(source, (0, pad)), dtype=jnp.int32),
+        destinations=jnp.asarray(np.pad(remote, ((0, pad), (0, 0)))),
+        spikes=jnp.asarray(np.pad(spikes, (0, pad)), dtype=jnp.float32),
         local_deliveries=jnp.asarray(local, dtype=jnp.float32),
         duration_ms=float(duration_ms),
     )
