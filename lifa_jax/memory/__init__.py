@@ -10,6 +10,7 @@ from .astrocyte import (
 from .base import AbstractAssociativeMemory, RecallResult, RecallStatus, sign_update
 from .dense import DenseAssociativeMemory
 from .dilution import AbstractDilution, MagnitudePruning, RandomDilution
+from .faults import AbstractFault, NeuronDeath, SynapseDeath, exact_fault_mask, sample_death_masks
 from .hopfield import AbstractLearningRule, Hebbian, HopfieldNetwork, PseudoInverse
 from .models import AbstractMemoryModel, DenseModel, HopfieldModel, NeuronAstrocyteModel
 from .quality import (
@@ -23,9 +24,30 @@ from .quality import (
     recall_quality,
     recall_quality_curve,
 )
+from .spiking import (
+    FaultRecall,
+    Homeostasis,
+    SpikingHopfield,
+    SpikingRecall,
+    contiguous_domains,
+    homeostatic_update,
+    recall_under_faults,
+)
 from .update import AbstractUpdate, Asynchronous, Synchronous, recall
 
 __all__ = [
+    "AbstractFault",
+    "FaultRecall",
+    "Homeostasis",
+    "NeuronDeath",
+    "SpikingHopfield",
+    "SpikingRecall",
+    "SynapseDeath",
+    "contiguous_domains",
+    "exact_fault_mask",
+    "homeostatic_update",
+    "recall_under_faults",
+    "sample_death_masks",
     "AbstractAssociativeMemory",
     "AbstractDilution",
     "AbstractLearningRule",
