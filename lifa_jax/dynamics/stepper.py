@@ -103,7 +103,7 @@ def lif_step(
     # The reset path is detached, as is usual for surrogate-gradient training:
     # gradients flow through the membrane, not through the discontinuous reset.
     fired = jax.lax.stop_gradient(spikes)
-    v = v + fired * (neuron.reset(v, neuron.v_th, neuron.v_reset) - v)
+    v = jnp.where(fired > 0, neuron.reset(v, neuron.v_th, neuron.v_reset), v)
 
     refractory = jnp.where(fired > 0, refractory_steps(neuron.t_ref, dt), jnp.maximum(state.refractory - 1, 0))
     return LIFState(v=v, refractory=refractory), spikes
