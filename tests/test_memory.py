@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from lifa_jax.memory import (
+    DRAM,
+    SRAM,
     Asynchronous,
     DenseAssociativeMemory,
     DenseModel,
@@ -25,11 +27,14 @@ from lifa_jax.memory import (
     Synchronous,
     astrocyte_coupling,
     astrocyte_coupling_tensor,
+    astrocyte_footprint,
     capacity,
     contiguous_domains,
     corrupt,
+    diluted_footprint,
     exact_fault_mask,
     fit_power_law,
+    hopfield_footprint,
     neuron_input_on_manifold,
     random_patterns,
     recall,
@@ -37,6 +42,8 @@ from lifa_jax.memory import (
     recall_quality_curve,
     recall_under_faults,
     sample_death_masks,
+    spiking_footprint,
+    write_energy_j,
 )
 
 # ---------------------------------------------------------------- Hopfield storage
@@ -324,6 +331,26 @@ def test_dead_neurons_are_not_revived():
     # A dead neuron reads as -1, so recall quality cannot exceed about 1 - 0.4.
     assert float(result.repaired.max()) <= 0.7
     assert float(result.repaired.mean()) >= float(result.faulty.mean())
+
+
+# ---------------------------------------------------------------- memory cost
+
+
+def test_footprints_count_bits():
+    assert hopfield_footprint(4, 8).total_bits == 128
+    assert astrocyte_footprint(100, 30).total_bits == 3000
+    assert spiking_footprint(10, 4).total_bits == 10 * 10 * 4 + 2 * 10 * 4
+    # keep = 0.1 of 90 synapses: 9 weights of 8 bits with a 4-bit column index each,
+    # plus 2 x 11 row pointers of 4 bits.
+    assert diluted_footprint(10, 8, 0.1).total_bits == 9 * 12 + 2 * 11 * 4
+
+
+def test_write_energy_scales_with_bits():
+    assert DRAM.energy_per_bit_j == pytest.approx(30e-15 * 1.2**2)
+    assert DRAM.weight_energy_j(8) == pytest.approx(8 * DRAM.energy_per_bit_j)
+    assert SRAM.weight_capacitance_f(4) == pytest.approx(4e-15)
+    footprint = hopfield_footprint(100, 8)
+    assert write_energy_j(footprint, SRAM) == pytest.approx(80000 * 1e-15)
 
 
 # ---------------------------------------------------------------- errors

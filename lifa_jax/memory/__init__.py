@@ -8,6 +8,20 @@ from .astrocyte import (
     neuron_input_on_manifold,
 )
 from .base import AbstractAssociativeMemory, RecallResult, RecallStatus, sign_update
+from .cost import (
+    DRAM,
+    MEMRISTOR_AG_ASI,
+    MEMRISTOR_CU_CUOX,
+    SRAM,
+    TECHNOLOGIES,
+    MemoryTechnology,
+    StorageFootprint,
+    astrocyte_footprint,
+    diluted_footprint,
+    hopfield_footprint,
+    spiking_footprint,
+    write_energy_j,
+)
 from .dense import DenseAssociativeMemory
 from .dilution import AbstractDilution, MagnitudePruning, RandomDilution
 from .faults import AbstractFault, NeuronDeath, SynapseDeath, exact_fault_mask, sample_death_masks
@@ -36,6 +50,18 @@ from .spiking import (
 from .update import AbstractUpdate, Asynchronous, Synchronous, recall
 
 __all__ = [
+    "DRAM",
+    "MEMRISTOR_AG_ASI",
+    "MEMRISTOR_CU_CUOX",
+    "SRAM",
+    "TECHNOLOGIES",
+    "MemoryTechnology",
+    "StorageFootprint",
+    "astrocyte_footprint",
+    "diluted_footprint",
+    "hopfield_footprint",
+    "spiking_footprint",
+    "write_energy_j",
     "AbstractFault",
     "FaultRecall",
     "Homeostasis",
