@@ -1,5 +1,10 @@
 """Parameter fitting: transforms, recovery of known parameters, gradients against finite differences."""
 
+import argparse
+import json
+import re
+import sys
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -7,6 +12,8 @@ import numpy as np
 import optax
 import pytest
 
+from lifa_jax.cli import fit as fit_command
+from lifa_jax.cli.common import UserError
 from lifa_jax.dynamics import LIF, LIFA, Gliotransmitter, TripartiteCoupling, astrocyte_init, astrocyte_step
 from lifa_jax.fitting import (
     AbstractSimulator,
@@ -319,3 +326,100 @@ def test_surrogate_fit_matches_spike_count():
 
     fitted_count = float(simulator.trajectory(result.circuit, 400)[-1, 3])
     assert abs(fitted_count - target_count) <= 1
+
+
+def _lifa_fit(argv):
+    """Run `lifa fit` through its own parser, with the error handling of `lifa_jax.cli.main`."""
+    parser = argparse.ArgumentParser(prog="lifa")
+    fit_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["fit", *argv])
+    try:
+        return args.func(args)
+    except UserError as error:
+        print(f"lifa fit: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _write_csv(path, columns):
+    names = list(columns)
+    rows = [",".join(names)] + [",".join(repr(float(v)) for v in row) for row in zip(*columns.values())]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _membrane_csv(path):
+    circuit = DrivenCircuit(
+        neuron=LIF(tau_n=15.0, resistance=1.2, v_th=5.0),
+        drive=CircuitDrive(i_ext=lambda t: 0.5 + 0.4 * jnp.sin(t / 7.0)),
+    )
+    ts = np.arange(0.0, 200.0 + 0.25, 0.5)
+    (membrane,) = DiscreteStepper(dt=0.5).observe(circuit, [TraceTarget(Observable.MEMBRANE, ts, np.zeros_like(ts))])
+    return _write_csv(path, {"t": ts, "membrane": np.asarray(membrane), "i_ext": 0.5 + 0.4 * np.sin(ts / 7.0)})
+
+
+def test_cli_fit_writes_outputs(tmp_path, capsys):
+    traces = _membrane_csv(tmp_path / "traces.csv")
+    out = tmp_path / "out"
+    argv = [str(traces), "--params", "tau_n,resistance", "--method", "stepper", "--dt", "0.5"]
+    argv += ["--set", "tau_n=11,resistance=1.5,v_th=5", "--iterations", "400", "--out", str(out)]
+
+    assert _lifa_fit(argv) == 0
+
+    assert "results written to" in capsys.readouterr().out
+    for name in ("fitted.json", "loss.csv", "fit.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "fitted.json").read_text())
+    assert summary["parameters"]["tau_n"]["initial"] == pytest.approx(11.0, rel=1e-5)
+    assert summary["parameters"]["tau_n"]["fitted"] == pytest.approx(15.0, rel=0.02)
+    assert summary["parameters"]["resistance"]["fitted"] == pytest.approx(1.2, rel=0.02)
+    assert summary["fixed"] == {"v_th": 5.0}
+    assert summary["final_loss"] < summary["initial_loss"]
+    losses = (out / "loss.csv").read_text().splitlines()
+    assert losses[0] == "iteration,loss"
+    assert len(losses) == 1 + summary["iterations"] + 1
+
+
+def _bad_trace_files(tmp_path):
+    good = {"t": [0.0, 1.0, 2.0], "calcium": [0.0, 0.1, 0.2]}
+    files = {
+        "missing": tmp_path / "missing.csv",
+        "no_trace": _write_csv(tmp_path / "no_trace.csv", {"t": [0.0, 1.0]}),
+        "no_t": _write_csv(tmp_path / "no_t.csv", {"calcium": [0.0, 1.0]}),
+        "unsorted": _write_csv(tmp_path / "unsorted.csv", {"t": [0.0, 2.0, 1.0], "calcium": [0.0, 0.1, 0.2]}),
+        "unknown_column": _write_csv(tmp_path / "unknown.csv", {**good, "calcum": [0.0, 0.1, 0.2]}),
+        "good": _write_csv(tmp_path / "good.csv", good),
+    }
+    (tmp_path / "text.csv").write_text("t,calcium\n0,0\n1,abc\n")
+    files["text"] = tmp_path / "text.csv"
+    np.savez(tmp_path / "no_t.npz", calcium=np.zeros(3))
+    files["npz_no_t"] = tmp_path / "no_t.npz"
+    return files
+
+
+CLI_BAD_INPUTS = [
+    ("missing", ["--params", "tau_c"], "trace file .*missing.csv' not found"),
+    ("no_trace", ["--params", "tau_c"], "has no trace to fit; add at least one column of: membrane, calcium"),
+    ("no_t", ["--params", "tau_c"], "has no t column"),
+    ("npz_no_t", ["--params", "tau_c"], "has no t column"),
+    ("unsorted", ["--params", "tau_c"], r"t must increase strictly, but sample 2 \(t = 1.0 ms\)"),
+    ("unknown_column", ["--params", "tau_c"], r"unknown columns \['calcum'\]"),
+    ("text", ["--params", "tau_c"], "line 3 .*column calcium: 'abc' is not a number"),
+    ("good", ["--params", "tau_x"], "unknown parameter 'tau_x'; valid names: tau_n, v_rest, .*, alpha"),
+    ("good", ["--params", "tau_c", "--set", "tau_c"], "--set takes NAME=VALUE pairs"),
+    ("good", ["--params", "tau_c", "--set", "tau_c=-3"], "tau_c must be positive"),
+    ("good", ["--params", "v_th"], "v_th does not affect the calcium traces of the smooth model"),
+    ("good", ["--params", "tau_c", "--method", "stepper", "--dt", "0.3"], "not a multiple of dt = 0.3 ms"),
+]
+
+
+@pytest.mark.parametrize("file, args, message", CLI_BAD_INPUTS, ids=[f"{f}-{a[-1]}" for f, a, _ in CLI_BAD_INPUTS])
+def test_cli_fit_bad_input_exits_2(tmp_path, capsys, file, args, message):
+    traces = _bad_trace_files(tmp_path)[file]
+    out = tmp_path / "out"
+
+    code = _lifa_fit([str(traces), *args, "--out", str(out)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(message, err), err
+    assert not out.exists()
