@@ -21,7 +21,7 @@ from .faults import FAULT_KINDS, run_sweep
 from .faults.sweep import STATUS_FLAGS
 from .metrics import DIRECTIONS, fault_tolerance, mean_ci95, recovery_ci95
 from .network import PoissonEncoder, RegularEncoder, SpikingNetwork, predict, simulate
-from .repair import HomeostaticRepair
+from .repair import HomeostaticRepair, SetPoints
 from .training import TrainConfig, encode_batch, surrogate_from_name, train
 
 DEFAULT_RATES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
@@ -178,12 +178,22 @@ def repair_stream(config: RunConfig, data: Dataset, *, key):
     return encode_batch(make_encoder(config), jnp.asarray(data.x_train[idx]), config.steps, key)
 
 
-def fault_sweep(config, network, data, *, key, progress=None):
-    """Run the fault sweep of `config`; return `(accuracy_fault_free, records, repair)`.
+@dataclasses.dataclass(frozen=True)
+class SweepSetup:
+    """Everything a fault sweep shares across masks: encoded test set, repair state, keys."""
 
-    Every record gains the metrics FT (without and with repair), D and R, each with
-    its 95 % confidence interval.
-    """
+    spikes: jax.Array
+    labels: jax.Array
+    accuracy_fault_free: float
+    repair: HomeostaticRepair
+    set_points: SetPoints
+    stream: jax.Array
+    mask_key: jax.Array
+    bootstrap_key: jax.Array
+
+
+def sweep_setup(config: RunConfig, network: SpikingNetwork, data: Dataset, *, key) -> SweepSetup:
+    """Encode the test set, measure fault-free accuracy and calibrate repair."""
     k_test, k_streams, k_masks, k_boot = jax.random.split(key, 4)
     spikes = encode_batch(make_encoder(config), jnp.asarray(data.x_test), config.steps, k_test)
     labels = jnp.asarray(data.y_test)
@@ -193,24 +203,14 @@ def fault_sweep(config, network, data, *, key, progress=None):
     repair = HomeostaticRepair(eta=config.repair_eta, passes=config.repair_passes, g_max=config.repair_g_max)
     stream = repair_stream(config, data, key=k_streams)
     set_points = repair.calibrate(network, stream)
+    return SweepSetup(spikes, labels, a_ff, repair, set_points, stream, k_masks, k_boot)
 
-    faults = [FAULT_BUILDERS[kind](rate) for kind in config.faults for rate in config.rates]
-    records = run_sweep(
-        network,
-        faults,
-        spikes,
-        labels,
-        n_masks=config.masks,
-        key=k_masks,
-        repair=repair,
-        set_points=set_points,
-        adapt_spikes=stream,
-        chunk_size=config.chunk_size,
-        progress=progress,
-    )
-    one_sample = 1.0 / data.n_test
+
+def add_metrics(records: list[dict], a_ff: float, *, key, n_test: int) -> list[dict]:
+    """Add FT (without and with repair), D, R and their 95 % intervals to sweep records, in place."""
+    one_sample = 1.0 / n_test
     for i, record in enumerate(records):
-        a_f, a_r = record["accuracy_no_repair"], record["accuracy_repair"]
+        a_f, a_r = np.asarray(record["accuracy_no_repair"]), np.asarray(record["accuracy_repair"])
         ft_f = np.asarray(fault_tolerance(a_ff, a_f))
         ft_r = np.asarray(fault_tolerance(a_ff, a_r))
         record.update(
@@ -221,14 +221,41 @@ def fault_sweep(config, network, data, *, key, progress=None):
                 "ft_repair": mean_ci95(ft_r),
                 "deviation": mean_ci95(100.0 - ft_r),
                 "deviation_no_repair": mean_ci95(100.0 - ft_f),
-                "recovery": recovery_ci95(a_ff, a_f, a_r, key=jax.random.fold_in(k_boot, i), min_loss=one_sample),
+                "recovery": recovery_ci95(a_ff, a_f, a_r, key=jax.random.fold_in(key, i), min_loss=one_sample),
+                "status": _status_counts(record["status"]),
                 "per_mask": {
-                    "accuracy_no_repair": np.asarray(a_f).tolist(),
-                    "accuracy_repair": np.asarray(a_r).tolist(),
+                    "accuracy_no_repair": a_f.tolist(),
+                    "accuracy_repair": a_r.tolist(),
+                    "status": np.asarray(record["status"]).tolist(),
                 },
             }
         )
-    return a_ff, records, repair
+    return records
+
+
+def fault_sweep(config, network, data, *, key, progress=None):
+    """Run the fault sweep of `config`; return `(accuracy_fault_free, records, repair)`.
+
+    Every record gains the metrics FT (without and with repair), D and R, each with
+    its 95 % confidence interval.
+    """
+    setup = sweep_setup(config, network, data, key=key)
+    faults = [FAULT_BUILDERS[kind](rate) for kind in config.faults for rate in config.rates]
+    records = run_sweep(
+        network,
+        faults,
+        setup.spikes,
+        setup.labels,
+        n_masks=config.masks,
+        key=setup.mask_key,
+        repair=setup.repair,
+        set_points=setup.set_points,
+        adapt_spikes=setup.stream,
+        chunk_size=config.chunk_size,
+        progress=progress,
+    )
+    add_metrics(records, setup.accuracy_fault_free, key=setup.bootstrap_key, n_test=data.n_test)
+    return setup.accuracy_fault_free, records, setup.repair
 
 
 def _status_counts(status) -> dict:

@@ -25,7 +25,10 @@ from .sweep import (
     accuracy_under,
     describe_status,
     evaluate_mask,
+    mask_mesh,
     run_sweep,
+    sensitivity_map,
+    shard_keys,
     sweep_masks,
 )
 
@@ -52,6 +55,9 @@ __all__ = [
     "draw_faults",
     "evaluate_mask",
     "fault_from_name",
+    "mask_mesh",
     "run_sweep",
+    "sensitivity_map",
+    "shard_keys",
     "sweep_masks",
 ]

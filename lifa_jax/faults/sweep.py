@@ -96,12 +96,18 @@ def sweep_masks(
     set_points: SetPoints | None = None,
     adapt_spikes: Array | None = None,
     chunk_size: int = 16,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> MaskResult:
     """Evaluate one fault kind and rate under one mask per key, vmapped in chunks.
 
     `jax.lax.map` with `batch_size=chunk_size` vmaps `chunk_size` masks at a time, so
     memory is bounded by one chunk whatever the number of masks. Masks are drawn
     from `keys` inside the compiled function; the same keys give the same masks.
+
+    With a `mesh` (see `mask_mesh`), the keys are split across its devices with
+    `jax.shard_map` and each device maps over its own keys in the same chunks, so
+    the results equal a one-device run whenever `len(keys)` is a multiple of
+    `devices * chunk_size`. `keys` must then be placed with `shard_keys`.
 
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
@@ -110,7 +116,27 @@ def sweep_masks(
         faults = draw_faults(network, fault, key=key)
         return evaluate_mask(network, faults, spikes, labels, repair, set_points, adapt_spikes)
 
-    return jax.lax.map(one, keys, batch_size=chunk_size)
+    def local(local_keys):
+        return jax.lax.map(one, local_keys, batch_size=chunk_size)
+
+    if mesh is None:
+        return local(keys)
+    spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
+    return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(keys)
+
+
+def mask_mesh(devices=None) -> jax.sharding.Mesh:
+    """Return a one-axis mesh named ``"masks"`` over `devices` (all devices by default)."""
+    devices = jax.devices() if devices is None else list(devices)
+    return jax.sharding.Mesh(np.asarray(devices), ("masks",), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def shard_keys(keys: PRNGKeyArray, mesh: jax.sharding.Mesh) -> PRNGKeyArray:
+    """Place `keys` split along the mesh's mask axis."""
+    n = mesh.devices.size
+    if keys.shape[0] % n:
+        raise ValueError(f"{keys.shape[0]} masks do not split evenly over {n} devices; use a multiple of {n}.")
+    return jax.device_put(keys, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh.axis_names[0])))
 
 
 _sweep_masks_jit = eqx.filter_jit(sweep_masks)
@@ -128,6 +154,7 @@ def run_sweep(
     set_points: SetPoints | None = None,
     adapt_spikes: Array | None = None,
     chunk_size: int = 16,
+    mesh: jax.sharding.Mesh | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Run `n_masks` masks of every fault in `faults` and return one record per fault.
@@ -144,8 +171,12 @@ def run_sweep(
         raise ValueError(f"n_masks must be at least 1, got {n_masks}; pass the number of masks per rate.")
     if repair is not None and (set_points is None or adapt_spikes is None):
         raise ValueError("repair needs set_points (HomeostaticRepair.calibrate) and adapt_spikes.")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}; pass the masks evaluated together.")
 
     keys = jax.random.split(key, n_masks)
+    if mesh is not None:
+        keys = shard_keys(keys, mesh)
     records = []
     for i, fault in enumerate(faults):
         rate = float(fault.rate)
@@ -161,6 +192,7 @@ def run_sweep(
             set_points=set_points,
             adapt_spikes=adapt_spikes,
             chunk_size=chunk_size,
+            mesh=mesh,
         )
         records.append(
             {
@@ -175,3 +207,37 @@ def run_sweep(
         if progress is not None:
             progress(i + 1, len(faults))
     return records
+
+
+def sensitivity_map(
+    network: SpikingNetwork,
+    spikes: Array,
+    labels: Array,
+    *,
+    layers: Sequence[int] | None = None,
+    chunk_size: int = 32,
+) -> tuple[Float[Array, ""], tuple[Float[Array, " neurons"], ...]]:
+    """Return the fault-free accuracy and, per layer, the accuracy drop when each neuron alone is dead.
+
+    One mask per neuron, evaluated with `jax.lax.map` in chunks; layers default to
+    the hidden layers. Larger drops mark more critical neurons; rank them with
+    `jnp.argsort(-drop)`.
+    """
+    n_layers = len(network.weights)
+    layers = tuple(range(max(n_layers - 1, 1))) if layers is None else tuple(layers)
+    base = network.no_faults()
+    a_ff = accuracy_under(network, spikes, labels, base, network.unit_gains())
+
+    drops = []
+    for layer in layers:
+        n = network.topology[layer + 1]
+
+        def one(i, layer=layer, n=n):
+            alive = list(base.neuron_alive)
+            alive[layer] = jnp.where(jnp.arange(n) == i, 0.0, 1.0)
+            faults = eqx.tree_at(lambda f: f.neuron_alive, base, tuple(alive))
+            return accuracy_under(network, spikes, labels, faults, network.unit_gains())
+
+        accuracies = jax.lax.map(one, jnp.arange(n), batch_size=chunk_size)
+        drops.append(a_ff - accuracies)
+    return a_ff, tuple(drops)

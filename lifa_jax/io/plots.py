@@ -30,6 +30,8 @@ def plot_ft_vs_rate(sweep: list[dict], path: str | os.PathLike) -> None:
             ("ft_no_repair", "without astrocytes", "tab:red"),
             ("ft_repair", "with astrocyte repair", "tab:blue"),
         ):
+            if any(r[field] is None for r in rows):
+                continue
             mean = np.array([r[field]["mean"] for r in rows])
             half = np.array([r[field]["ci95"] or 0.0 for r in rows])
             ax.plot(rates, mean, "o-", color=color, label=label)
@@ -80,5 +82,19 @@ def plot_training(history: dict, path: str | os.PathLike) -> None:
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("training accuracy")
     for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_sensitivity(drops, path: str | os.PathLike) -> None:
+    """Plot the accuracy drop caused by each neuron failing alone, per layer, sorted."""
+    fig, axes = plt.subplots(1, len(drops), figsize=(5 * len(drops), 3.5), squeeze=False)
+    for layer, (ax, drop) in enumerate(zip(axes[0], drops)):
+        drop = np.asarray(drop)
+        order = np.argsort(-drop)
+        ax.bar(np.arange(drop.size), drop[order] * 100.0, color="tab:purple")
+        ax.set_title(f"layer {layer + 1}: single-neuron faults")
+        ax.set_xlabel("neurons, most critical first")
+        ax.set_ylabel("accuracy drop (points), lower is better")
         ax.grid(alpha=0.3)
     _save(fig, path)

@@ -62,23 +62,52 @@ def render_report(summary: dict) -> str:
         "",
         "## Fault sweep",
         "",
-        "Accuracy and FT are higher-is-better, D is lower-is-better, R (share of the lost accuracy won back by repair) "
-        "is higher-is-better. Each cell is the mean ± the half-width of its 95 % confidence interval over masks "
-        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average.",
-        "",
-        "| fault | rate | masks | accuracy, no repair | accuracy, repair | FT no repair (%) | FT repair (%) | D (%) | R (%) |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in summary["sweep"]:
-        lines.append(
-            f"| {r['fault']} | {r['rate']:g} | {r['masks']} | {_fmt(r['accuracy_no_repair'], 4)} | "
-            f"{_fmt(r['accuracy_repair'], 4)} | {_fmt(r['ft_no_repair'])} | {_fmt(r['ft_repair'])} | "
-            f"{_fmt(r['deviation'])} | {_fmt(r['recovery'], 1)} |"
-        )
+    lines += _sweep_table(summary["sweep"])
     lines += [
         "",
         "Figures: `ft_vs_rate.png` (FT against fault rate with 95 % bands), `raster.png` (spikes, astrocyte calcium "
         "and gliotransmitter for one test sample), `training.png` (loss and accuracy per epoch, when trained).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def _sweep_table(sweep: list[dict]) -> list[str]:
+    lines = [
+        "Accuracy and FT are higher-is-better, D is lower-is-better, R (share of the lost accuracy won back by repair) "
+        "is higher-is-better. Each cell is the mean ± the half-width of its 95 % confidence interval over masks "
+        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average.",
+        "",
+        "| fault | rate | masks | accuracy, no repair | accuracy, repair | FT no repair (%) | FT repair (%) | D (%) | R (%) | masks flagged |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sweep:
+        flagged = r["masks"] - r.get("status", {}).get("ok", r["masks"]) if isinstance(r.get("status"), dict) else 0
+        lines.append(
+            f"| {r['fault']} | {r['rate']:g} | {r['masks']} | {_fmt(r['accuracy_no_repair'], 4)} | "
+            f"{_fmt(r['accuracy_repair'], 4)} | {_fmt(r['ft_no_repair'])} | {_fmt(r['ft_repair'])} | "
+            f"{_fmt(r['deviation'])} | {_fmt(r['recovery'], 1)} | {flagged} |"
+        )
+    return lines
+
+
+def render_sweep_report(summary: dict) -> str:
+    """Return `report.md` of a `lifa sweep` campaign."""
+    lines = [
+        f"# lifa sweep: {summary['dataset']}",
+        "",
+        f"Topology {'-'.join(map(str, summary['topology']))}; fault-free accuracy "
+        f"{summary['accuracy_fault_free']:.4f}; astrocyte repair {'on' if summary['repair'] else 'off'}. "
+        f"Per-mask results are in `{summary['dataset_file']}` (xarray, netCDF).",
+        "",
+        "## Fault sweep",
+        "",
+    ]
+    lines += _sweep_table(summary["sweep"])
+    lines += ["", "## Most critical neurons (single-neuron faults)", ""]
+    for entry in summary["critical_neurons"]:
+        pairs = ", ".join(f"{n} ({d * 100:.1f})" for n, d in zip(entry["neurons"], entry["accuracy_drop"]))
+        lines.append(f"- layer {entry['layer'] + 1}: {pairs} (neuron index, accuracy drop in points)")
+    lines += ["", "Figures: `ft_vs_rate.png`, `sensitivity.png`.", ""]
     return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""Resumable fault campaigns: many fault kinds, rates and masks, written chunk by chunk.
+
+A campaign folder holds `campaign.json` (the full configuration), `model.eqx`
+(the model swept, so a resumed run uses the very same weights) and `chunks/`, one
+file per evaluated chunk of masks, each written atomically. Interrupting a
+campaign loses at most the chunk in flight; `run_campaign` on the same folder
+skips the chunks already there. Because mask `i` of every fault and rate is drawn
+from the `i`-th key of one split, a resumed campaign gives exactly the results of
+an uninterrupted one.
+"""
+
+import dataclasses
+import io
+import json
+import math
+import pathlib
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import numpy as np
+import xarray as xr
+
+from .faults import FAULT_KINDS, AbstractFault, mask_mesh, shard_keys, sweep_masks
+from .io import atomic_write_bytes, atomic_write_json
+from .network import SpikingNetwork
+from .pipeline import RunConfig, SweepSetup
+
+CAMPAIGN_FILE = "campaign.json"
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignConfig:
+    """What a campaign evaluates. `run` holds the model, data and repair settings.
+
+    - `faults`: fault kind names (see `lifa_jax.faults.FAULT_KINDS`).
+    - `rates`: fault rates in [0, 1] (per unit; per bit for bit flips).
+    - `masks`: masks per kind and rate; `chunk_size`: masks per chunk file.
+    - `repair`: also evaluate with homeostatic astrocyte repair.
+    - `fault_options`: keyword options per kind, e.g. `{"synapse_bitflip_fixed": {"bits": [7]}}`.
+    - `devices`: number of devices to split masks over (1: no sharding).
+    - `checkpoint`: the model file swept, or None to train one with `run`.
+    """
+
+    run: RunConfig = RunConfig()
+    faults: tuple[str, ...] = ("neuron_dead", "synapse_dead")
+    rates: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+    masks: int = 100
+    chunk_size: int = 25
+    repair: bool = True
+    fault_options: dict = dataclasses.field(default_factory=dict)
+    devices: int = 1
+    checkpoint: str | None = None
+
+    def validate(self) -> None:
+        """Raise `ValueError` naming the first invalid setting and its fix."""
+        self.run.validate()
+        if not self.faults:
+            raise ValueError("--faults is empty; give at least one fault kind.")
+        unknown = [f for f in self.faults if f not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown fault kind {unknown[0]!r}; use one of: {', '.join(sorted(FAULT_KINDS))}.")
+        bad = [r for r in self.rates if not (math.isfinite(r) and 0.0 <= r <= 1.0)]
+        if bad:
+            raise ValueError(f"--rates must lie in [0, 1], got {bad}; pass fractions such as 0,0.1,0.3.")
+        if self.masks < 1:
+            raise ValueError(f"--masks must be at least 1, got {self.masks}; pass the number of masks per rate.")
+        if self.chunk_size < 1:
+            raise ValueError(f"--chunk-size must be at least 1, got {self.chunk_size}.")
+        if self.devices < 1:
+            raise ValueError(f"--devices must be at least 1, got {self.devices}.")
+        if self.devices > 1 and (self.chunk_size % self.devices or self.masks % self.chunk_size):
+            raise ValueError(
+                f"with --devices {self.devices}, --chunk-size must be a multiple of {self.devices} and --masks a "
+                f"multiple of --chunk-size; got --chunk-size {self.chunk_size} and --masks {self.masks}."
+            )
+        if self.devices > len(jax.devices()):
+            raise ValueError(f"--devices {self.devices} exceeds the {len(jax.devices())} devices JAX sees.")
+        for kind in self.fault_options:
+            if kind not in FAULT_KINDS:
+                raise ValueError(
+                    f"fault options given for unknown kind {kind!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
+                )
+        for kind in self.faults:
+            self.build_fault(kind, 0.0)
+
+    def build_fault(self, kind: str, rate: float) -> AbstractFault:
+        """Return fault `kind` at `rate` with this campaign's options for it."""
+        options = dict(self.fault_options.get(kind, {}))
+        for key in ("bits", "layers"):
+            if key in options and options[key] is not None:
+                options[key] = tuple(options[key])
+        try:
+            return FAULT_KINDS[kind](rate, **options)
+        except TypeError as error:
+            raise ValueError(f"invalid options {options} for fault kind {kind!r}: {error}.") from None
+
+    def to_dict(self) -> dict:
+        """Return the configuration as plain JSON values."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CampaignConfig":
+        """Rebuild a configuration written by `to_dict`."""
+        data = dict(data)
+        run = dict(data.pop("run"))
+        for name in ("topology", "hidden", "faults", "rates"):
+            if run.get(name) is not None:
+                run[name] = tuple(run[name])
+        data["faults"] = tuple(data["faults"])
+        data["rates"] = tuple(data["rates"])
+        return cls(run=RunConfig(**run), **data)
+
+
+def config_differences(stored: dict, requested: dict, prefix: str = "") -> list[str]:
+    """Return the dotted names of the fields whose values differ between two config dicts."""
+    fields = []
+    for key in sorted(set(stored) | set(requested)):
+        a, b = stored.get(key), requested.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            fields += config_differences(a, b, prefix=f"{name}.")
+        elif a != b:
+            fields.append(name)
+    return fields
+
+
+def chunk_path(folder: pathlib.Path, kind: str, rate_index: int, chunk: int) -> pathlib.Path:
+    """Return the file holding one chunk of masks."""
+    return folder / "chunks" / f"{kind}__rate{rate_index:03d}__chunk{chunk:05d}.npz"
+
+
+def chunk_bounds(config: CampaignConfig) -> list[tuple[int, int]]:
+    """Return the `(start, stop)` mask indices of every chunk."""
+    return [(a, min(a + config.chunk_size, config.masks)) for a in range(0, config.masks, config.chunk_size)]
+
+
+def write_campaign_file(folder: pathlib.Path, config: CampaignConfig) -> None:
+    """Write `campaign.json` (atomically) describing the campaign in `folder`."""
+    atomic_write_json(folder / CAMPAIGN_FILE, {"schema_version": SCHEMA_VERSION, "config": config.to_dict()})
+
+
+def read_campaign_file(folder: pathlib.Path) -> CampaignConfig:
+    """Read `campaign.json` from a campaign folder."""
+    path = folder / CAMPAIGN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} not found; --resume needs a folder written by 'lifa sweep'.")
+    data = json.loads(path.read_text())
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{str(path)!r} has schema version {data.get('schema_version')!r}; expected {SCHEMA_VERSION}.")
+    return CampaignConfig.from_dict(data["config"])
+
+
+_sweep_jit = eqx.filter_jit(sweep_masks)
+
+
+def run_campaign(
+    config: CampaignConfig,
+    folder: pathlib.Path,
+    network: SpikingNetwork,
+    setup: SweepSetup,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Evaluate every missing chunk of the campaign in `folder`; return the raw arrays.
+
+    **Returns:** a dict with `accuracy_no_repair`, `accuracy_repair` and `status`,
+    each of shape `(faults, rates, masks)`.
+    """
+    keys = jax.random.split(setup.mask_key, config.masks)
+    mesh = mask_mesh(jax.devices()[: config.devices]) if config.devices > 1 else None
+    repair = setup.repair if config.repair else None
+    bounds = chunk_bounds(config)
+    total = len(config.faults) * len(config.rates) * len(bounds)
+    done = 0
+    for kind in config.faults:
+        for r, rate in enumerate(config.rates):
+            fault = config.build_fault(kind, rate)
+            fault = eqx.tree_at(lambda f: f.rate, fault, jax.numpy.asarray(rate, dtype=jax.numpy.float32))
+            for c, (start, stop) in enumerate(bounds):
+                path = chunk_path(folder, kind, r, c)
+                if not path.is_file():
+                    chunk_keys = keys[start:stop]
+                    if mesh is not None:
+                        chunk_keys = shard_keys(chunk_keys, mesh)
+                    result = _sweep_jit(
+                        network,
+                        fault,
+                        chunk_keys,
+                        setup.spikes,
+                        setup.labels,
+                        repair=repair,
+                        set_points=setup.set_points if repair else None,
+                        adapt_spikes=setup.stream if repair else None,
+                        chunk_size=(stop - start) // (config.devices if mesh is not None else 1),
+                        mesh=mesh,
+                    )
+                    buffer = io.BytesIO()
+                    np.savez(
+                        buffer,
+                        accuracy_no_repair=np.asarray(result.accuracy_no_repair),
+                        accuracy_repair=np.asarray(result.accuracy_repair),
+                        status=np.asarray(result.status),
+                        start=start,
+                        stop=stop,
+                        rate=rate,
+                    )
+                    atomic_write_bytes(path, buffer.getvalue())
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return collect_chunks(config, folder)
+
+
+def collect_chunks(config: CampaignConfig, folder: pathlib.Path) -> dict:
+    """Assemble the chunk files of a finished campaign into `(faults, rates, masks)` arrays."""
+    shape = (len(config.faults), len(config.rates), config.masks)
+    out = {
+        "accuracy_no_repair": np.full(shape, np.nan, np.float32),
+        "accuracy_repair": np.full(shape, np.nan, np.float32),
+        "status": np.zeros(shape, np.int32),
+    }
+    for f, kind in enumerate(config.faults):
+        for r in range(len(config.rates)):
+            for c, (start, stop) in enumerate(chunk_bounds(config)):
+                with np.load(chunk_path(folder, kind, r, c)) as chunk:
+                    for name in out:
+                        out[name][f, r, start:stop] = chunk[name]
+    return out
+
+
+def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: float) -> xr.Dataset:
+    """Return the campaign's results as an `xarray.Dataset` over (fault, rate, mask).
+
+    Variables: accuracies without and with repair, FT without and with repair (%,
+    higher is better) and the status flags of every mask.
+    """
+    coords = {"fault": list(config.faults), "rate": list(config.rates), "mask": np.arange(config.masks)}
+    dims = ("fault", "rate", "mask")
+    a_f, a_r = arrays["accuracy_no_repair"], arrays["accuracy_repair"]
+
+    def ft(values):
+        return 100.0 * (1.0 - np.abs(accuracy_fault_free - values) / abs(accuracy_fault_free))
+
+    ds = xr.Dataset(
+        {
+            "accuracy_no_repair": (dims, a_f, {"description": "accuracy with the fault, no repair"}),
+            "accuracy_repair": (dims, a_r, {"description": "accuracy with the fault and astrocyte repair"}),
+            "ft_no_repair": (dims, ft(a_f).astype(np.float32), {"units": "%", "direction": "higher is better"}),
+            "ft_repair": (dims, ft(a_r).astype(np.float32), {"units": "%", "direction": "higher is better"}),
+            "status": (
+                dims,
+                arrays["status"],
+                {"description": "bit flags: 1 non-finite weights, 2 non-finite membrane"},
+            ),
+        },
+        coords=coords,
+        attrs={"accuracy_fault_free": accuracy_fault_free, "config": json.dumps(config.to_dict())},
+    )
+    return ds
+
+
+def save_dataset(ds: xr.Dataset, path: pathlib.Path) -> pathlib.Path:
+    """Write `ds` as netCDF (scipy backend) atomically."""
+    return atomic_write_bytes(path, ds.to_netcdf(engine="scipy"))
+
+
+def load_dataset(path: pathlib.Path) -> xr.Dataset:
+    """Read a dataset written by `save_dataset`."""
+    with xr.open_dataset(path, engine="scipy") as ds:
+        return ds.load()
