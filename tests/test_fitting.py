@@ -144,6 +144,7 @@ def test_simulators_reject_unsupported_targets():
         fit_circuit(DrivenCircuit(), [off_grid], ["tau_n"], simulator=DiscreteStepper(dt=0.5))
 
 
+@pytest.mark.slow
 def test_smooth_fit_recovers_astrocyte_parameters():
     truth = {"tau_c": 1500.0, "kappa_c": 40.0, "tau_g": 800.0, "delta_g": 150.0}
     circuit = DrivenCircuit(
@@ -262,6 +263,7 @@ def test_stepper_calcium_equals_astrocyte_step():
     np.testing.assert_allclose(glio, states[1:, 2], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_smooth_and_stepper_agree_below_threshold():
     circuit = DrivenCircuit(
         neuron=LIF(tau_n=15.0),
