@@ -428,7 +428,7 @@ def test_too_many_blocks_for_cores():
 
 
 def test_block_larger_than_n_max():
-    with pytest.raises(ValueError, match="holds 6 neurons, more than n_max=4"):
+    with pytest.raises(ValueError, match="contains 6 neurons, more than n_max=4"):
         place(contiguous_blocks(12, 6), Mesh(2, 2, n_max=4))
 
 

@@ -12,7 +12,7 @@ from .mesh import Mesh
 
 
 class FaultMap(eqx.Module):
-    """Which links and routers of a mesh are dead.
+    """Dead links and dead routers of a mesh.
 
     A dead link carries nothing in either direction. A dead router forwards,
     injects and ejects nothing, so its core is cut off from the mesh. A batch of

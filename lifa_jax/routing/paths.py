@@ -31,6 +31,11 @@ multiprocessor interconnection networks", IEEE Trans. Computers 1987) for
 deadlock-free wormhole routing. Every pair in one component has a legal route
 (up to the root, then down), so up*/down* reaches exactly what the surviving
 mesh connects.
+
+NOTE: the argument covers each path. A multicast packet follows several legal
+paths at once, and with wormhole replication a blocked branch can hold the
+others; the argument then also needs branching routers that buffer whole
+packets, which holds for single-flit spike packets.
 """
 
 import abc
@@ -110,7 +115,7 @@ def subtree_sums(parent, x, n_rounds: int):
     $$y = \prod_{j < J} (I + A^{2^j})\, x = \sum_{k < 2^J} A^k x,$$
 
     where $A$ sends each state's value to its parent. After J rounds every state
-    holds the sum over itself and its descendants up to depth 2^J - 1, so
+    contains the sum over itself and its descendants up to depth 2^J - 1, so
     J = ceil(log2(depth + 1)) gathers and scatters replace one pass per tree
     level.
 
@@ -161,7 +166,7 @@ def _path_sums(parent, edge, n_rounds):
 
 
 class AbstractRouting(eqx.Module):
-    """How packets choose their path."""
+    """Base class of routing algorithms, which fix the path of every packet."""
 
     @abc.abstractmethod
     def build(self, mesh: Mesh, faults: FaultMap) -> Routes:
@@ -264,7 +269,7 @@ _WORD_BITS = 32
 
 
 def _source_seeds(n: int) -> np.ndarray:
-    # Bit s % 32 of word s // 32 marks source s; seeds[w, v] holds the bit of
+    # Bit s % 32 of word s // 32 marks source s; seeds[w, v] contains the bit of
     # source v in word w, so each source starts at its own router.
     n_words = -(-n // _WORD_BITS)
     seeds = np.zeros((n_words, n), dtype=np.uint32)

@@ -111,7 +111,7 @@ class Placement(eqx.Module):
         if sizes.size and sizes.max() > self.mesh.n_max:
             big = int(np.argmax(sizes))
             raise ValueError(
-                f"block {big} holds {sizes[big]} neurons, more than "
+                f"block {big} contains {sizes[big]} neurons, more than "
                 f"n_max={self.mesh.n_max}; split clusters with "
                 "blocks_from_clusters(cluster_of_neuron, n_max) or raise n_max."
             )
@@ -145,7 +145,7 @@ def placement_cost(core_of_block, block_traffic, mesh: Mesh) -> float:
 
 
 class AbstractPlacementStrategy(eqx.Module):
-    """How blocks are assigned to cores."""
+    """Base class of strategies that assign blocks to cores."""
 
     @abc.abstractmethod
     def assign(self, block_traffic: np.ndarray, mesh: Mesh, key) -> np.ndarray:

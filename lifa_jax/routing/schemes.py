@@ -1,7 +1,7 @@
 r"""Delivery schemes (unicast, multicast, broadcast) and their costs.
 
 All three schemes use the routing trees of one `AbstractRouting`, so each
-destination is reached along the same path whatever the scheme; the schemes
+destination is reached along the same path whatever the scheme. The schemes
 differ in how many packets travel and which links they use:
 
 - `Unicast`: one packet per (spike, destination core) along the tree path.
@@ -83,7 +83,7 @@ class HopCost(eqx.Module):
 
 
 class AbstractScheme(eqx.Module):
-    """How a spike with several destination cores is turned into packets."""
+    """Base class of delivery schemes, which turn a spike with several destination cores into packets."""
 
 
 class Unicast(AbstractScheme):
@@ -154,7 +154,7 @@ def _state_counts(routes: Routes, sources, amounts):
 
 
 def _scheme_requests(routes: Routes, traffic: Traffic, scheme: AbstractScheme):
-    # What one scheme asks of the routing trees: tree rows (source cores), the
+    # The request one scheme makes of the routing trees: tree rows (source cores), the
     # packets per target state of each row, the packets a row sends along every
     # used link (None for unicast, where each target's packets travel
     # separately), and the number of injected packets.

@@ -108,10 +108,11 @@ def run_routing_study(
 ) -> dict:
     """Place a feed-forward network on a mesh and compare routing under faults.
 
-    Neurons are cut into contiguous blocks of `mesh.n_max` neurons, placed with
-    `placement` (traffic-aware strategies use the block traffic of
-    `spike_counts`), and every routing and scheme is evaluated on the fault-free
-    mesh and on `n_fault_maps` fault maps per fault rate (exact mode).
+    Neurons are cut into contiguous blocks of `mesh.n_max` neurons and placed
+    with `placement`; traffic-aware strategies use the block traffic of
+    `spike_counts`. Every routing and scheme is then evaluated on the
+    fault-free mesh and on `n_fault_maps` fault maps per fault rate (exact
+    mode).
 
     **Arguments:**
 

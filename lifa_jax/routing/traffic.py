@@ -1,6 +1,6 @@
 """Spike traffic between cores, from recorded per-neuron spike counts.
 
-Every spike of neuron j must reach each core that holds at least one of j's
+Every spike of neuron j must reach each core that contains at least one of j's
 targets. Targets on j's own core are served inside the core and never enter the
 mesh; all other (spike, destination core) pairs are routed.
 """
@@ -60,7 +60,7 @@ def _check_layer_sizes(layer_sizes) -> list[int]:
 
 
 class AbstractConnectivity(eqx.Module):
-    """Which neurons each neuron sends its spikes to."""
+    """Base class of connectivities, which name the targets of every neuron."""
 
     @abc.abstractmethod
     def n_neurons(self) -> int:
@@ -72,9 +72,10 @@ class AbstractConnectivity(eqx.Module):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Aggregate spikes by (source group, set of target groups).
 
-        Returns `(source, targets, spikes)`: source group of each class, shape
-        (n_classes,); the target groups of the class, bool (n_classes, n_groups);
-        and the spikes of the class, float (n_classes,).
+        Returns `(source, targets, spikes)`. `source` is the source group of
+        each class, int (n_classes,). `targets` marks the target groups of each
+        class, bool (n_classes, n_groups). `spikes` counts the spikes of each
+        class, float (n_classes,).
         """
 
 
@@ -267,7 +268,7 @@ def traffic_from_spikes(
     n_neurons = connectivity.n_neurons()
     if placement.n_neurons != n_neurons:
         raise ValueError(
-            f"placement holds {placement.n_neurons} neurons but the connectivity "
+            f"placement contains {placement.n_neurons} neurons but the connectivity "
             f"has {n_neurons}; place the same network."
         )
     counts = _flat_counts(spike_counts, n_neurons)
