@@ -32,7 +32,7 @@ from .schemes import (
     Unicast,
     evaluate_fault_maps,
 )
-from .traffic import DenseLayers, block_traffic, traffic_from_spikes
+from .traffic import DenseLayers, _flat_counts, block_traffic, traffic_from_spikes
 
 SUMMARY_METRICS = (
     "delivered_fraction",
@@ -169,7 +169,7 @@ def run_routing_study(
         "placement": type(placement).__name__,
         "placement_cost_spike_hops": placement_cost(placed.core_of_block, traffic_between_blocks, mesh),
         "duration_ms": float(duration_ms),
-        "spikes": float(np.sum(np.concatenate([np.ravel(c) for c in spike_counts]))),
+        "spikes": float(np.sum(_flat_counts(spike_counts, sum(sizes)))),
         "remote_deliveries": float(np.sum(traffic.demand())),
         "local_deliveries": float(traffic.local_deliveries),
         "cost": {
