@@ -1,5 +1,10 @@
 """Tests of lifa_jax.memory: Hopfield recall, quality, capacity, astrocyte memory."""
 
+import json
+import re
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -405,3 +410,74 @@ def test_error_fault_rate_outside_unit_interval():
         NeuronDeath(1.5)
     with pytest.raises(ValueError, match=r"rate must lie in \[0, 1\], got -0.2"):
         SynapseDeath(-0.2)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _lifa_main(argv, monkeypatch):
+    from lifa_jax import cli
+
+    if "memory" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "memory"))
+    return cli.main(argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cue-noise", "1.5"], r"--cue-noise must lie in \[0, 1\], got 1.5"),
+        (["--sizes", "16"], r"sizes needs at least two distinct sizes"),
+        (["--loads", "0,0.1"], r"loads must lie in \(0, 1\], got \[0.0, 0.1\]"),
+        (["--masks", "0"], r"--masks must be at least 1, got 0"),
+        (["--keep", "1.2"], r"--keep must lie in \[0, 1\], got 1.2"),
+        (["--loads", "a,b"], r"--loads must be comma-separated numbers, got 'a,b'"),
+    ],
+)
+def test_cli_bad_input_exit_status_2(argv, message, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    status = _lifa_main(["memory", "--quick", "--out", str(out), *argv], monkeypatch)
+    assert status == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_cli_refuses_non_empty_out(tmp_path, monkeypatch, capsys):
+    (tmp_path / "old.txt").write_text("keep me")
+    status = _lifa_main(["memory", "--quick", "--out", str(tmp_path)], monkeypatch)
+    assert status == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert (tmp_path / "old.txt").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_cli_quick_run_writes_results(tmp_path):
+    # A fresh process, as `lifa memory --quick` runs: measured 33 s on 2 shared cores.
+    out = tmp_path / "memory"
+    script = (
+        "import sys\n"
+        "from lifa_jax import cli\n"
+        "if 'memory' not in cli.COMMAND_MODULES:\n"
+        "    cli.COMMAND_MODULES = (*cli.COMMAND_MODULES, 'memory')\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "memory", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    expected = {
+        "summary.json",
+        "report.md",
+        "quality_vs_load.png",
+        "capacity_vs_size.png",
+        "quality_vs_kept.png",
+        "recall_vs_fault_rate.png",
+    }
+    assert expected <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["capacity_vs_size"]["fit_dense"]["exponent"] > 1.5
+    synapse = [r for r in summary["faults"]["records"] if r["fault"] == "synapse_dead" and r["rate"] > 0]
+    assert synapse[0]["quality_repair"]["mean"] > synapse[0]["quality_no_repair"]["mean"]

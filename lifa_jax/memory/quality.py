@@ -114,11 +114,10 @@ def _bucket(model, n_neurons, capacity_rows, n_cues, trial_batch, cue_noise, n_p
 
     def one_load(args):
         k, trial_keys = args
-        return jax.lax.map(
-            lambda key: _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, k, key),
-            trial_keys,
-            batch_size=trial_batch,
-        )
+        trial = lambda key: _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, k, key)  # noqa: E731
+        if trial_batch >= trial_keys.shape[0]:
+            return jax.vmap(trial)(trial_keys)
+        return jax.lax.map(trial, trial_keys, batch_size=trial_batch)
 
     return jax.lax.map(one_load, (n_patterns, keys))
 
