@@ -17,7 +17,35 @@ from .dynamics import (
     lif_step,
     solve_circuit,
 )
-from .faults import AbstractFault, NeuronDead, SynapseDead, draw_faults, run_sweep, sweep_masks
+from .faults import (
+    FAULT_KINDS,
+    AbstractFault,
+    AstrocyteDead,
+    AstrocyteStuck,
+    NeuronDead,
+    NeuronParametric,
+    NeuronSaturated,
+    NeuronStuck,
+    SynapseBitFlipFixed,
+    SynapseBitFlipFloat,
+    SynapseDead,
+    SynapseSaturated,
+    draw_faults,
+    run_sweep,
+    sensitivity_map,
+    sweep_masks,
+)
+from .fitting import (
+    CircuitDrive,
+    DiscreteStepper,
+    DrivenCircuit,
+    FitParameters,
+    Observable,
+    SmoothSolver,
+    TraceTarget,
+    fit_circuit,
+)
+from .interop import export_nir, import_nir
 from .io import load_checkpoint, save_checkpoint
 from .metrics import deviation, fault_tolerance, mean_ci95, recovery
 from .network import (
@@ -35,6 +63,26 @@ from .training import Arctan, FastSigmoid, Sigmoid, TrainConfig, Triangle, evalu
 __version__ = importlib.metadata.version("lifa_jax")
 
 __all__ = [
+    "FAULT_KINDS",
+    "AstrocyteDead",
+    "AstrocyteStuck",
+    "CircuitDrive",
+    "DiscreteStepper",
+    "DrivenCircuit",
+    "FitParameters",
+    "NeuronParametric",
+    "NeuronSaturated",
+    "NeuronStuck",
+    "Observable",
+    "SmoothSolver",
+    "SynapseBitFlipFixed",
+    "SynapseBitFlipFloat",
+    "SynapseSaturated",
+    "TraceTarget",
+    "export_nir",
+    "fit_circuit",
+    "import_nir",
+    "sensitivity_map",
     "LIF",
     "LIFA",
     "AbstractFault",
