@@ -140,14 +140,7 @@ def py2_style_pickle(data: np.ndarray, labels: list[int]) -> bytes:
         + b"tb"
     )
     label_list = b"](" + b"".join(integer(v) for v in labels) + b"e"
-    return (
-        b"\x80\x02}("
-        + string(b"data")
-        + array
-        + string(b"fine_labels")
-        + label_list
-        + b"u."
-    )
+    return b"\x80\x02}(" + string(b"data") + array + string(b"fine_labels") + label_list + b"u."
 
 
 def luma(rgb) -> float:
@@ -171,9 +164,7 @@ def test_digits_sizes():
     assert data.n_features == 64
     assert data.n_classes == 10
     assert data.image_shape == (8, 8)
-    assert data.describe() == (
-        "digits: 1437 train / 360 test samples, 64 features (8x8), 10 classes"
-    )
+    assert data.describe() == ("digits: 1437 train / 360 test samples, 64 features (8x8), 10 classes")
 
 
 def test_digits_values_and_dtypes():
@@ -241,9 +232,7 @@ def test_digits_invalid_seed():
 
 @pytest.mark.parametrize("value", [0, -3, 2.0, True])
 def test_max_train_invalid(value):
-    with pytest.raises(
-        ValueError, match="max_train must be a positive integer or None"
-    ):
+    with pytest.raises(ValueError, match="max_train must be a positive integer or None"):
         load_digits(max_train=value)
 
 
@@ -330,9 +319,7 @@ def test_dataset_invalid_fields(changes, message):
 
 
 @pytest.mark.parametrize("compress", [False, True])
-@pytest.mark.parametrize(
-    "dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
-)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 def test_read_idx_round_trip(tmp_path, dtype, compress):
     rng = np.random.default_rng(3)
     array = (rng.normal(size=(3, 2, 5)) * 100).astype(dtype)
@@ -460,9 +447,7 @@ def test_load_mnist_max_samples(tmp_path):
 
 
 def test_load_dataset_fashion_mnist(tmp_path):
-    folder = write_mnist_folder(
-        tmp_path / "fashion", make_mnist_arrays(), compress=True
-    )
+    folder = write_mnist_folder(tmp_path / "fashion", make_mnist_arrays(), compress=True)
 
     data = load_dataset("fashion-mnist", folder, max_test=1)
 
@@ -498,9 +483,7 @@ def test_load_mnist_label_out_of_range(tmp_path):
 
 def test_load_mnist_wrong_element_type(tmp_path):
     arrays = make_mnist_arrays()
-    arrays["train-labels-idx1-ubyte"] = arrays["train-labels-idx1-ubyte"].astype(
-        np.int32
-    )
+    arrays["train-labels-idx1-ubyte"] = arrays["train-labels-idx1-ubyte"].astype(np.int32)
     folder = write_mnist_folder(tmp_path / "mnist", arrays)
 
     with pytest.raises(
@@ -515,9 +498,7 @@ def test_load_mnist_image_shape_mismatch(tmp_path):
     arrays["t10k-images-idx3-ubyte"] = np.zeros((5, 3, 4), np.uint8)
     folder = write_mnist_folder(tmp_path / "mnist", arrays)
 
-    with pytest.raises(
-        DataFormatError, match=r"test images have shape \(3, 4\) but train images"
-    ):
+    with pytest.raises(DataFormatError, match=r"test images have shape \(3, 4\) but train images"):
         load_mnist(folder)
 
 
@@ -557,9 +538,7 @@ def check_cifar_round_trip(data, batches, *, grayscale=True):
             expected = luma((planes[:, 0], planes[:, 1], planes[:, 2]))
             np.testing.assert_allclose(x, expected, rtol=0, atol=1e-6)
         else:
-            np.testing.assert_array_equal(
-                x, batch[b"data"].astype(np.float32) / np.float32(255)
-            )
+            np.testing.assert_array_equal(x, batch[b"data"].astype(np.float32) / np.float32(255))
 
 
 def test_cifar100_folder_grayscale(tmp_path):
@@ -778,9 +757,7 @@ def test_cifar100_missing_test_file(tmp_path):
     del batches["test"]
     folder = write_cifar_folder(tmp_path / "cifar-100-python", batches)
 
-    with pytest.raises(
-        DataFormatError, match=r"CIFAR-100 file test not found in .*cifar-100-python"
-    ):
+    with pytest.raises(DataFormatError, match=r"CIFAR-100 file test not found in .*cifar-100-python"):
         load_cifar100(folder)
 
 
@@ -810,9 +787,7 @@ def test_cifar100_wrong_keys(tmp_path):
     batches["train"][b"labels"] = batches["train"].pop(b"fine_labels")
     folder = write_cifar_folder(tmp_path / "cifar-100-python", batches)
 
-    with pytest.raises(
-        DataFormatError, match=r"train: missing key\(s\) fine_labels \(found "
-    ):
+    with pytest.raises(DataFormatError, match=r"train: missing key\(s\) fine_labels \(found "):
         load_cifar100(folder)
 
 
@@ -834,9 +809,7 @@ def test_cifar100_label_count_mismatch(tmp_path):
     batches["train"][b"fine_labels"].pop()
     folder = write_cifar_folder(tmp_path / "cifar-100-python", batches)
 
-    with pytest.raises(
-        DataFormatError, match=r"train: 'fine_labels' must be 7 integers, one per"
-    ):
+    with pytest.raises(DataFormatError, match=r"train: 'fine_labels' must be 7 integers, one per"):
         load_cifar100(folder)
 
 

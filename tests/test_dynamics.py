@@ -75,9 +75,7 @@ def _run_astrocyte(astrocyte, gliotransmitter, domain_spikes, dt, num_steps, g0=
     state = eqx.tree_at(lambda s: s.g, state, jnp.asarray(g0, state.g.dtype))
 
     def step(state, _):
-        state, release = astrocyte_step(
-            astrocyte, gliotransmitter, state, domain_spikes, dt
-        )
+        state, release = astrocyte_step(astrocyte, gliotransmitter, state, domain_spikes, dt)
         return state, (state.c, state.g, release, state.refractory)
 
     _, out = jax.lax.scan(step, state, None, length=num_steps)
@@ -111,9 +109,7 @@ def test_event_solver_firing_rate(x64, current):
     rate_hz = 1000.0 / intervals.mean()
     assert rate_hz == pytest.approx(float(neuron.firing_rate(current)), rel=1e-8)
     t_star = expected_interval - 2.0
-    assert (
-        int(solution.num_spikes) == math.floor((130.0 - t_star) / expected_interval) + 1
-    )
+    assert int(solution.num_spikes) == math.floor((130.0 - t_star) / expected_interval) + 1
 
 
 @pytest.mark.parametrize("dt", [0.1, 1.0])
@@ -178,9 +174,7 @@ def test_stepper_release_rate_bound(x64, dt, domain_rate):
     # Same bound as for the neuron: the interval is t_ref_c + dt * ceil(t* / dt).
     astrocyte = LIFA(tau_c=2000.0, kappa_c=50.0, t_ref_c=5.0)
     t_star = float(astrocyte.first_release_time(domain_rate))
-    _, _, releases, _ = _run_astrocyte(
-        astrocyte, Gliotransmitter(), domain_rate * dt, dt, int(round(4000.0 / dt))
-    )
+    _, _, releases, _ = _run_astrocyte(astrocyte, Gliotransmitter(), domain_rate * dt, dt, int(round(4000.0 / dt)))
 
     release_steps = np.flatnonzero(np.asarray(releases) > 0) + 1
     assert len(release_steps) >= 3
@@ -282,9 +276,7 @@ def test_event_solver_coupling_closed_form(x64):
     ts = np.asarray(solution.ts)
     a = 0.2 * 2.0 / 1.0
     amplitude = 0.5 * a * 1000.0 / (1000.0 - 20.0)
-    v_exact = 0.5 * (1.0 - np.exp(-ts / 20.0)) + amplitude * (
-        np.exp(-ts / 1000.0) - np.exp(-ts / 20.0)
-    )
+    v_exact = 0.5 * (1.0 - np.exp(-ts / 20.0)) + amplitude * (np.exp(-ts / 1000.0) - np.exp(-ts / 20.0))
     assert int(solution.num_spikes) == 0
     np.testing.assert_allclose(np.asarray(solution.ys)[:, 0], v_exact, atol=1e-8)
 
@@ -300,12 +292,8 @@ def test_event_solver_refractory_clamp(x64):
     assert float(solution.spike_times[0]) == 0.0
     clamped = ts < 5.0
     np.testing.assert_array_equal(v[clamped], 0.2)
-    np.testing.assert_allclose(
-        v[~clamped], 0.2 * np.exp(-(ts[~clamped] - 5.0) / 20.0), rtol=1e-8
-    )
-    np.testing.assert_allclose(
-        np.asarray(solution.ys)[:, 1], 0.025 * np.exp(-ts / 2000.0), rtol=1e-8
-    )
+    np.testing.assert_allclose(v[~clamped], 0.2 * np.exp(-(ts[~clamped] - 5.0) / 20.0), rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(solution.ys)[:, 1], 0.025 * np.exp(-ts / 2000.0), rtol=1e-8)
 
 
 def test_event_solver_max_events_reached(x64):
@@ -373,9 +361,7 @@ def test_stepper_refractory_steps(t_ref, spikes, counter):
 
 def test_astrocyte_refractory_steps():
     astrocyte = LIFA(tau_c=1.0, kappa_c=1.0, t_ref_c=3.0)
-    _, _, releases, counter = _run_astrocyte(
-        astrocyte, Gliotransmitter(), 100.0, 1.0, 9
-    )
+    _, _, releases, counter = _run_astrocyte(astrocyte, Gliotransmitter(), 100.0, 1.0, 9)
 
     np.testing.assert_array_equal(np.asarray(releases), [1, 0, 0, 0, 1, 0, 0, 0, 1])
     np.testing.assert_array_equal(np.asarray(counter), [3, 2, 1, 0, 3, 2, 1, 0, 3])
@@ -547,17 +533,10 @@ def test_stepper_gradient_tau_n(x64):
 
     tau_n, h = 20.0, 1e-4
     gradient = float(jax.grad(weighted_trace)(tau_n))
-    finite_difference = float(
-        (weighted_trace(tau_n + h) - weighted_trace(tau_n - h)) / (2.0 * h)
-    )
+    finite_difference = float((weighted_trace(tau_n + h) - weighted_trace(tau_n - h)) / (2.0 * h))
     # dV_k/dtau_n = -R I exp(-k dt / tau_n) k dt / tau_n^2 for the subthreshold trace.
     k = np.arange(1, num_steps + 1)
-    closed_form = float(
-        np.sum(
-            np.asarray(weights)
-            * (-current * np.exp(-k * dt / tau_n) * k * dt / tau_n**2)
-        )
-    )
+    closed_form = float(np.sum(np.asarray(weights) * (-current * np.exp(-k * dt / tau_n) * k * dt / tau_n**2)))
     assert gradient == pytest.approx(finite_difference, rel=1e-7)
     assert gradient == pytest.approx(closed_form, rel=1e-10)
 

@@ -117,9 +117,7 @@ def load_cifar100(
     the allow-list, or when keys or shapes differ from CIFAR-100.
     """
     if not isinstance(grayscale, bool):
-        raise ValueError(
-            f"grayscale must be True or False, got {grayscale!r}; pass a bool."
-        )
+        raise ValueError(f"grayscale must be True or False, got {grayscale!r}; pass a bool.")
     check_max_samples("max_train", max_train)
     check_max_samples("max_test", max_test)
 
@@ -161,8 +159,7 @@ def _check_batch(source: str, batch) -> tuple[np.ndarray, np.ndarray]:
     """Return the validated `(pixels, labels)` of one unpickled CIFAR-100 dict."""
     if not isinstance(batch, dict):
         raise DataFormatError(
-            f"{source}: expected a pickled dict, got {type(batch).__name__}; pass "
-            "the CIFAR-100 python-version files."
+            f"{source}: expected a pickled dict, got {type(batch).__name__}; pass the CIFAR-100 python-version files."
         )
     # Python 2 pickles load with bytes keys; accept str keys from re-pickled files.
     batch = {_key_text(key): value for key, value in batch.items()}
@@ -182,9 +179,7 @@ def _check_batch(source: str, batch) -> tuple[np.ndarray, np.ndarray]:
         and pixels.shape[1] == 3 * 32 * 32
     ):
         got = (
-            f"{pixels.dtype} array of shape {pixels.shape}"
-            if isinstance(pixels, np.ndarray)
-            else type(pixels).__name__
+            f"{pixels.dtype} array of shape {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
         )
         raise DataFormatError(
             f"{source}: 'data' must be a uint8 array of shape (samples, 3072), got "
@@ -216,8 +211,7 @@ def _read_cifar_batches(path: pathlib.Path) -> dict:
     """Return `{"train": (source, dict), "test": (source, dict)}` from any layout."""
     if not path.exists():
         raise FileNotFoundError(
-            f"CIFAR-100 path {path} not found; pass the {CIFAR_FOLDER} folder, its "
-            f"parent, or {CIFAR_ARCHIVE}."
+            f"CIFAR-100 path {path} not found; pass the {CIFAR_FOLDER} folder, its parent, or {CIFAR_ARCHIVE}."
         )
     if path.is_file():
         return _read_archive(path)
@@ -253,16 +247,12 @@ def _read_archive(path: pathlib.Path) -> dict:
     try:
         with tarfile.open(path, mode="r:*") as archive:
             # Archives packed as ./cifar-100-python/... name members with "./".
-            members = {
-                member.name.removeprefix("./"): member
-                for member in archive.getmembers()
-            }
+            members = {member.name.removeprefix("./"): member for member in archive.getmembers()}
             for part in CIFAR_PARTS:
                 member = members.get(f"{CIFAR_FOLDER}/{part}") or members.get(part)
                 if member is None or not member.isfile():
                     raise DataFormatError(
-                        f"{path}: archive has no file {CIFAR_FOLDER}/{part}; pass "
-                        f"the original {CIFAR_ARCHIVE}."
+                        f"{path}: archive has no file {CIFAR_FOLDER}/{part}; pass the original {CIFAR_ARCHIVE}."
                     )
                 source = f"{path}:{member.name}"
                 # Read the member fully so that a truncated archive fails here.

@@ -40,13 +40,10 @@ def load_digits(
     """
     if not (isinstance(test_fraction, numbers.Real) and 0.0 < test_fraction < 1.0):
         raise ValueError(
-            f"test_fraction must lie in (0, 1), got {test_fraction!r}; "
-            "pass the test share, for example 0.2."
+            f"test_fraction must lie in (0, 1), got {test_fraction!r}; pass the test share, for example 0.2."
         )
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(
-            f"seed must be an integer, got {seed!r}; pass a fixed integer such as 0."
-        )
+        raise ValueError(f"seed must be an integer, got {seed!r}; pass a fixed integer such as 0.")
     check_max_samples("max_train", max_train)
     check_max_samples("max_test", max_test)
 

@@ -28,22 +28,16 @@ def load_dataset(name: str, path: str | os.PathLike | None = None, **kwargs) -> 
     The `Dataset` from `load_digits`, `load_mnist` or `load_cifar100`.
     """
     if name not in DATASET_NAMES:
-        raise ValueError(
-            f"unknown dataset {name!r}; valid names are {', '.join(DATASET_NAMES)}."
-        )
+        raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(DATASET_NAMES)}.")
     if name == "digits":
         if path is not None:
             raise ValueError(
-                f"digits ships with scikit-learn and reads no files, got path "
-                f"{str(path)!r}; drop --data-path / path."
+                f"digits ships with scikit-learn and reads no files, got path {str(path)!r}; drop --data-path / path."
             )
         return load_digits(**kwargs)
 
     if path is None:
-        raise ValueError(
-            f"dataset {name!r} is read from files; pass their location with "
-            "--data-path / path."
-        )
+        raise ValueError(f"dataset {name!r} is read from files; pass their location with --data-path / path.")
     if name == "cifar100":
         return load_cifar100(path, **kwargs)
     return load_mnist(path, name=name, **kwargs)

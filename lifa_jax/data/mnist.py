@@ -69,8 +69,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     if len(raw) < 4:
         raise DataFormatError(
-            f"{path}: file has {len(raw)} bytes, too short for the 4-byte IDX "
-            "magic number; download the file again."
+            f"{path}: file has {len(raw)} bytes, too short for the 4-byte IDX magic number; download the file again."
         )
     magic = raw[:4]
     type_code, ndim = magic[2], magic[3]
@@ -88,9 +87,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"dimensions ({header_size} header bytes) but the file has "
             f"{len(raw)} bytes; download the file again."
         )
-    shape = tuple(
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = IDX_DTYPES[type_code]
     data_size = math.prod(shape) * dtype.itemsize
     if len(raw) - header_size != data_size:
@@ -211,6 +208,5 @@ def _read_maybe_gzip(path: pathlib.Path) -> bytes:
         return gzip.decompress(raw)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DataFormatError(
-            f"{path}: gzip stream is truncated or corrupt ({error}); download the "
-            "file again."
+            f"{path}: gzip stream is truncated or corrupt ({error}); download the file again."
         ) from None

@@ -103,17 +103,14 @@ class LIFACircuit(eqx.Module):
         for name, value, expected in components:
             if not isinstance(value, expected):
                 raise TypeError(
-                    f"{name} must be a {expected.__name__}, got "
-                    f"{type(value).__name__}; pass {expected.__name__}(...)."
+                    f"{name} must be a {expected.__name__}, got {type(value).__name__}; pass {expected.__name__}(...)."
                 )
         if not callable(self.i_ext) and np.ndim(self.i_ext) != 0:
             raise ValueError(
                 f"i_ext must be a scalar or a function of time, got shape "
                 f"{np.shape(self.i_ext)}; pass one number or a callable t -> current."
             )
-        check_non_negative(
-            "domain_rate", self.domain_rate, "pass a summed spike rate in spikes/ms"
-        )
+        check_non_negative("domain_rate", self.domain_rate, "pass a summed spike rate in spikes/ms")
 
     def external_current(self, t: ArrayLike) -> Array:
         """Return $I_\\mathrm{ext}(t)$ at time `t` (ms)."""
@@ -154,9 +151,7 @@ class LIFACircuit(eqx.Module):
         dc = jnp.where(astrocyte_active, dc, jnp.zeros_like(dc))
         return jnp.stack(jnp.broadcast_arrays(dv, dc, dg)).astype(y.dtype)
 
-    def threshold_gaps(
-        self, y: Float[Array, "3"], neuron_active, astrocyte_active
-    ) -> tuple[Array, Array]:
+    def threshold_gaps(self, y: Float[Array, "3"], neuron_active, astrocyte_active) -> tuple[Array, Array]:
         """Return the gaps $(V - V_\\mathrm{th}, C - C_\\mathrm{th})$ of state `y`.
 
         A clamped (refractory) variable gets `-inf`, so it can never cross.
@@ -323,25 +318,18 @@ def solve_circuit(
             "largest number of spikes (or releases) you expect before t1."
         )
     if not (isinstance(max_steps, numbers.Integral) and max_steps >= 1):
-        raise ValueError(
-            f"max_steps must be a positive integer, got {max_steps!r}; pass e.g. 4096."
-        )
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}; pass e.g. 4096.")
     if isinstance(t0, numbers.Real) and isinstance(t1, numbers.Real) and not t1 > t0:
         raise ValueError(
-            f"t1 must be greater than t0, got t0={t0!r} and t1={t1!r}; "
-            "pass an end time after the start time."
+            f"t1 must be greater than t0, got t0={t0!r} and t1={t1!r}; pass an end time after the start time."
         )
     dtype = jnp.result_type(float)
     if y0 is not None and np.shape(y0) != (3,):
-        raise ValueError(
-            f"y0 must have shape (3,) for (V, C, G), got shape {np.shape(y0)}; "
-            "pass [v, c, g]."
-        )
+        raise ValueError(f"y0 must have shape (3,) for (V, C, G), got shape {np.shape(y0)}; pass [v, c, g].")
     if saveat_ts is not None:
         if np.ndim(saveat_ts) != 1:
             raise ValueError(
-                f"saveat_ts must be one-dimensional, got shape {np.shape(saveat_ts)}; "
-                "pass a vector of times in ms."
+                f"saveat_ts must be one-dimensional, got shape {np.shape(saveat_ts)}; pass a vector of times in ms."
             )
         _check_concrete_save_times(saveat_ts, t0, t1)
 
@@ -394,9 +382,7 @@ def _check_concrete_save_times(saveat_ts, t0, t1) -> None:
         return
     ts = np.asarray(saveat_ts, dtype=float)
     if np.any(np.diff(ts) < 0):
-        raise ValueError(
-            "saveat_ts must be non-decreasing, got times that decrease; sort them."
-        )
+        raise ValueError("saveat_ts must be non-decreasing, got times that decrease; sort them.")
     if isinstance(t0, numbers.Real) and isinstance(t1, numbers.Real) and ts.size:
         if ts[0] < t0 or ts[-1] > t1:
             raise ValueError(
@@ -480,19 +466,13 @@ def _solve_circuit(
         happened = solution.event_mask
         v_gap, c_gap = circuit.threshold_gaps(y_new, neuron_active, astrocyte_active)
         is_spike = happened & (v_gap >= c_gap)
-        kind = jnp.where(
-            happened, jnp.where(is_spike, _SPIKE, _RELEASE), _NO_EVENT
-        ).astype(jnp.int32)
+        kind = jnp.where(happened, jnp.where(is_spike, _SPIKE, _RELEASE), _NO_EVENT).astype(jnp.int32)
         # At a located crossing the variable equals its threshold by definition, so
         # setting it exactly removes the root finder's residual before the reset.
         y_new = jnp.where(kind == _SPIKE, y_new.at[0].set(circuit.neuron.v_th), y_new)
-        y_new = jnp.where(
-            kind == _RELEASE, y_new.at[1].set(circuit.astrocyte.c_th), y_new
-        )
+        y_new = jnp.where(kind == _RELEASE, y_new.at[1].set(circuit.astrocyte.c_th), y_new)
 
-        in_segment = (save_times >= state.t) & (
-            (save_times < t_new) | ((save_times == t_new) & (kind == _NO_EVENT))
-        )
+        in_segment = (save_times >= state.t) & ((save_times < t_new) | ((save_times == t_new) & (kind == _NO_EVENT)))
         save_ys = state.save_ys
         if saveat_ts is not None:
             save_ys = jnp.where(in_segment[:, None], solution.ys[1], save_ys)
@@ -509,9 +489,7 @@ def _solve_circuit(
         neuron, astrocyte = circuit.neuron, circuit.astrocyte
         _, astrocyte_active = active_flags(state)
         v = neuron.reset(state.y[0], neuron.v_th, neuron.v_reset)
-        calcium_jump = jnp.where(
-            astrocyte_active, astrocyte.kappa_c / astrocyte.tau_c, 0.0
-        )
+        calcium_jump = jnp.where(astrocyte_active, astrocyte.kappa_c / astrocyte.tau_c, 0.0)
         y = state.y.at[0].set(v).at[1].add(calcium_jump)
         return eqx.tree_at(
             lambda s: (s.y, s.neuron_refractory_end, s.spike_times, s.num_spikes),
@@ -549,9 +527,7 @@ def _solve_circuit(
         pending = (neuron_active & (state.y[0] >= circuit.neuron.v_th)) | (
             astrocyte_active & (state.y[1] >= circuit.astrocyte.c_th)
         )
-        t, y, kind, save_ys, num_steps = jax.lax.cond(
-            pending, fire_at_once, integrate_segment, state
-        )
+        t, y, kind, save_ys, num_steps = jax.lax.cond(pending, fire_at_once, integrate_segment, state)
 
         full = jnp.where(
             kind == _SPIKE,
@@ -568,11 +544,7 @@ def _solve_circuit(
         return eqx.tree_at(lambda s: s.max_events_reached, state, full)
 
     def keep_going(state: _LoopState):
-        return (
-            (state.t < t1)
-            & ~state.max_events_reached
-            & (state.num_segments < max_passes)
-        )
+        return (state.t < t1) & ~state.max_events_reached & (state.num_segments < max_passes)
 
     initial = _LoopState(
         t=t0,
