@@ -21,7 +21,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from .faults import FAULT_KINDS, AbstractFault, mask_mesh, shard_keys, sweep_masks
+from .faults import FAULT_KINDS, AbstractFault, Transient, mask_mesh, shard_keys, sweep_masks, with_rate
 from .io import atomic_write_bytes, atomic_write_json
 from .network import SpikingNetwork
 from .pipeline import RunConfig, SweepSetup
@@ -41,6 +41,7 @@ class CampaignConfig:
     - `fault_options`: keyword options per kind, e.g. `{"synapse_bitflip_fixed": {"bits": [7]}}`.
     - `devices`: number of devices to split masks over (1: no sharding).
     - `checkpoint`: the model file swept, or None to train one with `run`.
+    - `transient`: redraw every mask on every time step instead of once per run.
     """
 
     run: RunConfig = RunConfig()
@@ -52,6 +53,7 @@ class CampaignConfig:
     fault_options: dict = dataclasses.field(default_factory=dict)
     devices: int = 1
     checkpoint: str | None = None
+    transient: bool = False
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first invalid setting and its fix."""
@@ -92,7 +94,8 @@ class CampaignConfig:
             if key in options and options[key] is not None:
                 options[key] = tuple(options[key])
         try:
-            return FAULT_KINDS[kind](rate, **options)
+            fault = FAULT_KINDS[kind](rate, **options)
+            return Transient(fault) if self.transient else fault
         except TypeError as error:
             raise ValueError(f"invalid options {options} for fault kind {kind!r}: {error}.") from None
 
@@ -177,7 +180,7 @@ def run_campaign(
     for kind in config.faults:
         for r, rate in enumerate(config.rates):
             fault = config.build_fault(kind, rate)
-            fault = eqx.tree_at(lambda f: f.rate, fault, jax.numpy.asarray(rate, dtype=jax.numpy.float32))
+            fault = with_rate(fault, jax.numpy.asarray(rate, dtype=jax.numpy.float32))
             for c, (start, stop) in enumerate(bounds):
                 path = chunk_path(folder, kind, r, c)
                 if not path.is_file():

@@ -201,3 +201,20 @@ def test_combined_kinds_in_one_mask():
     assert int((faults.neuron_alive[0] == 0).sum()) == 2
     assert int(faults.neuron_saturated[0].sum()) == 1
     assert int((faults.astrocyte_alive[0] == 0).sum()) + int((faults.astrocyte_alive[1] == 0).sum()) == 2
+
+
+def test_transient_fault_redrawn_every_step():
+    from lifa_jax.faults import Transient
+
+    net = SpikingNetwork.init([4, 12, 3], key=KEY, domain_size=4, neuron=LIF(t_ref=0.0))
+    net = eqx.tree_at(lambda n: n.weights, net, (jnp.zeros((4, 12)), jnp.zeros((12, 3))))
+    transient = Transient(NeuronSaturated(0.25, layers=(0,)))
+    result = simulate(net, jnp.zeros((40, 4)), transient=transient, key=jax.random.key(5), record=True)
+    per_step = np.asarray(result.trace.spikes[0]).sum(axis=1)
+    # Exactly round(0.25 * 12) = 3 neurons are saturated on each step, a fresh draw each time.
+    np.testing.assert_array_equal(per_step, 3.0)
+    assert len({tuple(np.flatnonzero(row)) for row in np.asarray(result.trace.spikes[0])}) > 5
+    again = simulate(net, jnp.zeros((40, 4)), transient=transient, key=jax.random.key(5), record=True)
+    np.testing.assert_array_equal(result.trace.spikes[0], again.trace.spikes[0])
+    with pytest.raises(ValueError, match="a transient fault needs a key"):
+        simulate(net, jnp.zeros((5, 4)), transient=transient)

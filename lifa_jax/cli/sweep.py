@@ -21,6 +21,7 @@ DEFAULTS = {
     "devices": 1,
     "bits": None,
     "fixed_format": "2.6",
+    "transient": False,
 }
 CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS))
 
@@ -44,6 +45,12 @@ def register(subparsers) -> None:
     p.add_argument("--masks", type=int, default=sup, help="masks per kind and rate (default 100, 8 with --quick)")
     p.add_argument("--chunk-size", type=int, default=sup, help="masks per chunk written to disk (default 25)")
     p.add_argument("--no-repair", dest="repair", action="store_false", default=sup, help="skip astrocyte repair")
+    p.add_argument(
+        "--transient",
+        action="store_true",
+        default=sup,
+        help="redraw each mask on every time step (transient faults) instead of once per run",
+    )
     p.add_argument("--bits", default=sup, help="bit positions bit flips may hit, e.g. 7 or 23,24,30 (default all)")
     p.add_argument(
         "--fixed-format", default=sup, help="fixed-point format q_i.q_f of fixed-point bit flips (default 2.6)"
@@ -127,6 +134,7 @@ def build_config(settings: dict):
             fault_options=options,
             devices=settings["devices"],
             checkpoint=settings["checkpoint"],
+            transient=bool(settings["transient"]),
         )
         config.validate()
     except ValueError as error:
@@ -199,6 +207,7 @@ def _settings_from_config(config) -> dict:
         "devices": config.devices,
         "bits": bits,
         "fixed_format": fixed,
+        "transient": config.transient,
     }
 
 

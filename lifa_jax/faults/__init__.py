@@ -13,9 +13,11 @@ from .specs import (
     SynapseBitFlipFloat,
     SynapseDead,
     SynapseSaturated,
+    Transient,
     choose_units,
     draw_faults,
     fault_from_name,
+    with_rate,
 )
 from .sweep import (
     STATUS_NONFINITE_MEMBRANE,
@@ -49,6 +51,7 @@ __all__ = [
     "SynapseBitFlipFloat",
     "SynapseDead",
     "SynapseSaturated",
+    "Transient",
     "accuracy_under",
     "choose_units",
     "describe_status",
@@ -60,4 +63,5 @@ __all__ = [
     "sensitivity_map",
     "shard_keys",
     "sweep_masks",
+    "with_rate",
 ]

@@ -474,6 +474,41 @@ class AstrocyteStuck(_AstrocyteFault):
         return eqx.tree_at(lambda x: x.astrocyte_stuck, faults, tuple(stuck))
 
 
+class Transient(eqx.Module):
+    """A fault redrawn on every time step instead of once per run.
+
+    `draw_faults` adds nothing permanent for it; the simulation calls
+    `apply_step` with `jax.random.fold_in(key, step)` on every step, so each step
+    sees a fresh mask at the same rate. Evaluate it with a per-sample key (the
+    sweep does this).
+    """
+
+    fault: AbstractFault
+
+    @property
+    def name(self) -> str:
+        return f"{self.fault.name}_transient"
+
+    @property
+    def rate(self):
+        return self.fault.rate
+
+    def apply(self, network, faults, *, key):
+        del network, key
+        return faults
+
+    def apply_step(self, network, faults, *, key):
+        """Return `faults` with this step's failures added."""
+        return self.fault.apply(network, faults, key=key)
+
+
+def with_rate(fault, rate):
+    """Return `fault` (or the fault inside a `Transient`) with its rate replaced."""
+    if isinstance(fault, Transient):
+        return Transient(eqx.tree_at(lambda f: f.rate, fault.fault, rate))
+    return eqx.tree_at(lambda f: f.rate, fault, rate)
+
+
 FAULT_KINDS = {
     "neuron_dead": NeuronDead,
     "neuron_saturated": NeuronSaturated,
@@ -506,6 +541,8 @@ def draw_faults(network: SpikingNetwork, *faults: AbstractFault, key: PRNGKeyArr
     over keys to draw many masks.
     """
     masks = network.no_faults()
+    if any(isinstance(f, Transient) for f in faults) and not all(isinstance(f, Transient) for f in faults):
+        raise NotImplementedError("combine transient faults only with other transient faults; wrap each in Transient.")
     for fault, k in zip(faults, jax.random.split(key, max(len(faults), 1))):
         masks = fault.apply(network, masks, key=k)
     return masks

@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..network import NetworkFaults, SpikingNetwork, effective_weights, predict, simulate
 from ..repair import HomeostaticRepair, SetPoints
-from .specs import AbstractFault, draw_faults
+from .specs import AbstractFault, Transient, draw_faults, with_rate
 
 STATUS_OK = 0
 STATUS_NONFINITE_WEIGHTS = 1
@@ -50,12 +50,13 @@ def accuracy_under(
     return _accuracy_and_nonfinite(network, spikes, labels, faults, gains)[0]
 
 
-def _accuracy_and_nonfinite(network, spikes, labels, faults, gains):
-    def one(s):
-        result = simulate(network, s, faults=faults, gains=gains)
+def _accuracy_and_nonfinite(network, spikes, labels, faults, gains, transient=None, key=None):
+    def one(s, i):
+        k = None if transient is None else jax.random.fold_in(key, i)
+        result = simulate(network, s, faults=faults, gains=gains, transient=transient, key=k)
         return predict(result), result.nonfinite_membranes
 
-    preds, nonfinite = jax.vmap(one)(spikes)
+    preds, nonfinite = jax.vmap(one)(spikes, jnp.arange(spikes.shape[0]))
     return jnp.mean(preds == labels), jnp.sum(nonfinite)
 
 
@@ -67,19 +68,26 @@ def evaluate_mask(
     repair: HomeostaticRepair | None,
     set_points: SetPoints | None,
     adapt_spikes: Array | None,
+    transient=None,
+    key: PRNGKeyArray | None = None,
 ) -> MaskResult:
-    """Return the accuracy under `faults` without repair and, when `repair` is given, with it."""
+    """Return the accuracy under `faults` without repair and, when `repair` is given, with it.
+
+    A `transient` fault is redrawn on every step of every sample from `key`; the
+    runs without and with repair see the same draws.
+    """
     status = jnp.int32(STATUS_OK)
     if faults.nonfinite:
         weights = effective_weights(network.weights, faults)
         bad = sum(jnp.sum(~jnp.isfinite(w)) for w in weights)
         status = status | jnp.where(bad > 0, STATUS_NONFINITE_WEIGHTS, STATUS_OK)
-    a_f, nonfinite = _accuracy_and_nonfinite(network, spikes, labels, faults, network.unit_gains())
+    a_f, nonfinite = _accuracy_and_nonfinite(network, spikes, labels, faults, network.unit_gains(), transient, key)
     if repair is None:
         a_r = jnp.full_like(a_f, jnp.nan)
     else:
-        gains = repair.adapt(network, faults, set_points, adapt_spikes)
-        a_r, nonfinite_r = _accuracy_and_nonfinite(network, spikes, labels, faults, gains)
+        adapt_key = None if key is None else jax.random.fold_in(key, 2**31 - 1)
+        gains = repair.adapt(network, faults, set_points, adapt_spikes, transient=transient, key=adapt_key)
+        a_r, nonfinite_r = _accuracy_and_nonfinite(network, spikes, labels, faults, gains, transient, key)
         nonfinite = nonfinite + nonfinite_r
     status = status | jnp.where(nonfinite > 0, STATUS_NONFINITE_MEMBRANE, STATUS_OK)
     return MaskResult(a_f, a_r, status)
@@ -112,9 +120,13 @@ def sweep_masks(
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
 
+    transient = fault if isinstance(fault, Transient) else None
+
     def one(key):
         faults = draw_faults(network, fault, key=key)
-        return evaluate_mask(network, faults, spikes, labels, repair, set_points, adapt_spikes)
+        return evaluate_mask(
+            network, faults, spikes, labels, repair, set_points, adapt_spikes, transient=transient, key=key
+        )
 
     def local(local_keys):
         return jax.lax.map(one, local_keys, batch_size=chunk_size)
@@ -181,7 +193,7 @@ def run_sweep(
     for i, fault in enumerate(faults):
         rate = float(fault.rate)
         # The rate is a traced array, so one compilation serves every rate of a kind.
-        fault = eqx.tree_at(lambda f: f.rate, fault, jnp.asarray(fault.rate, dtype=jnp.float32))
+        fault = with_rate(fault, jnp.asarray(fault.rate, dtype=jnp.float32))
         result = _sweep_masks_jit(
             network,
             fault,

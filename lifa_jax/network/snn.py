@@ -351,6 +351,8 @@ def simulate(
     gains: tuple[Array, ...] | None = None,
     spike_fn: Callable[[Array], Array] = heaviside,
     record: bool = False,
+    transient=None,
+    key: PRNGKeyArray | None = None,
 ) -> SimulationResult:
     """Simulate `network` on one sample's spike train with `jax.lax.scan`.
 
@@ -362,6 +364,10 @@ def simulate(
     - `spike_fn`: threshold function; a surrogate from `lifa_jax.training` when
       differentiating.
     - `record`: also return the per-step `Trace` (costs memory proportional to steps).
+    - `transient`, `key`: a transient fault (any object with
+      `apply_step(network, faults, *, key)`, such as `lifa_jax.faults.Transient`)
+      redrawn on every step from `jax.random.fold_in(key, step)`, on top of
+      `faults`.
 
     **Returns:** a `SimulationResult`.
     """
@@ -373,11 +379,20 @@ def simulate(
     faults = network.no_faults() if faults is None else faults
     gains = network.unit_gains() if gains is None else gains
 
+    if transient is not None and key is None:
+        raise ValueError("a transient fault needs a key; pass key=jax.random.key(...).")
     weights = effective_weights(network.weights, faults)
+    steps = jnp.arange(input_spikes.shape[0])
 
-    def body(carry, x_t):
+    def body(carry, xs):
+        x_t, t = xs
         state, counts, v_sum = carry
-        state, (spikes, releases) = network.step(state, x_t, faults, gains, spike_fn, weights)
+        if transient is None:
+            step_faults, step_weights = faults, weights
+        else:
+            step_faults = transient.apply_step(network, faults, key=jax.random.fold_in(key, t))
+            step_weights = effective_weights(network.weights, step_faults)
+        state, (spikes, releases) = network.step(state, x_t, step_faults, gains, spike_fn, step_weights)
         counts = tuple(c + s for c, s in zip(counts, spikes))
         v_sum = v_sum + state.neurons[-1].v
         record_t = None
@@ -392,7 +407,7 @@ def simulate(
 
     counts0 = tuple(jnp.zeros((n,)) for n in network.topology[1:])
     carry0 = (network.init_state(), counts0, jnp.zeros((network.topology[-1],)))
-    (final, counts, v_sum), records = jax.lax.scan(body, carry0, input_spikes)
+    (final, counts, v_sum), records = jax.lax.scan(body, carry0, (input_spikes, steps))
     nonfinite = sum(jnp.sum(~jnp.isfinite(n.v)) for n in final.neurons)
 
     trace = None

@@ -71,8 +71,14 @@ class HomeostaticRepair(eqx.Module):
         faults: NetworkFaults,
         set_points: SetPoints,
         spikes: Float[Array, "samples steps inputs"],
+        *,
+        transient=None,
+        key=None,
     ) -> tuple[Float[Array, " neurons"], ...]:
-        """Return the repair gains after `passes` passes over the adaptation stream `spikes`."""
+        """Return the repair gains after `passes` passes over the adaptation stream `spikes`.
+
+        A `transient` fault is redrawn on every step from `key`, as in `simulate`.
+        """
         eligible = []
         for layer, target in enumerate(set_points.rates):
             domain = network.domains[layer]
@@ -83,8 +89,9 @@ class HomeostaticRepair(eqx.Module):
             )
             eligible.append((target > 0) * astro_ok * faults.neuron_alive[layer])
 
-        def one_pass(gains, _):
-            rates = _mean_rates(network, spikes, faults, gains)
+        def one_pass(gains, pass_index):
+            pass_key = None if key is None else jax.random.fold_in(key, pass_index)
+            rates = _mean_rates(network, spikes, faults, gains, transient, pass_key)
             targets = set_points.rates
             if not self.per_neuron:
                 rates = _domain_means(network, rates)
@@ -96,12 +103,16 @@ class HomeostaticRepair(eqx.Module):
                 new.append(jnp.where(ok > 0, updated, 1.0))
             return tuple(new), None
 
-        gains, _ = jax.lax.scan(one_pass, network.unit_gains(), None, length=self.passes)
+        gains, _ = jax.lax.scan(one_pass, network.unit_gains(), jnp.arange(self.passes))
         return gains
 
 
-def _mean_rates(network, spikes, faults, gains):
-    results = jax.vmap(lambda s: simulate(network, s, faults=faults, gains=gains))(spikes)
+def _mean_rates(network, spikes, faults, gains, transient=None, key=None):
+    def one(s, i):
+        k = None if transient is None else jax.random.fold_in(key, i)
+        return simulate(network, s, faults=faults, gains=gains, transient=transient, key=k)
+
+    results = jax.vmap(one)(spikes, jnp.arange(spikes.shape[0]))
     steps = spikes.shape[1]
     return tuple(c.mean(axis=0) / steps for c in results.counts)
 
