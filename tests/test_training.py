@@ -1,5 +1,6 @@
 """Surrogate gradients and training on the digits."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,3 +37,28 @@ def test_default_training_reaches_ninety_percent():
     network = trained_digits_network()
     accuracy = float(evaluate(network, data.x_test, data.y_test, steps=STEPS, encoder=ENCODER, key=jax.random.key(0)))
     assert accuracy >= 0.90
+
+
+def test_fault_aware_loss_mixes_masks():
+    from lifa_jax.faults import NeuronDead
+    from lifa_jax.network import SpikingNetwork
+    from lifa_jax.training import TrainConfig, batch_loss, encode_batch
+
+    data = digits()
+    net = SpikingNetwork.init([64, 32, 10], key=jax.random.key(0))
+    spikes = encode_batch(ENCODER, jnp.asarray(data.x_train[:16]), STEPS, jax.random.key(1))
+    labels = jnp.asarray(data.y_train[:16])
+    clean_config = TrainConfig(steps=STEPS)
+    clean, _ = batch_loss(net, spikes, labels, clean_config)
+    only_faulty = TrainConfig(steps=STEPS, fault=NeuronDead(0.5), fault_weight=1.0, fault_masks=3)
+    faulty, _ = batch_loss(net, spikes, labels, only_faulty, jax.random.key(2))
+    half = TrainConfig(steps=STEPS, fault=NeuronDead(0.5), fault_weight=0.5, fault_masks=3)
+    mixed, _ = batch_loss(net, spikes, labels, half, jax.random.key(2))
+    assert float(faulty) != pytest.approx(float(clean))
+    assert float(mixed) == pytest.approx(0.5 * float(clean) + 0.5 * float(faulty), rel=1e-5)
+    grads = eqx.filter_grad(lambda n: batch_loss(n, spikes, labels, only_faulty, jax.random.key(2))[0])(net)
+    assert float(jnp.abs(grads.weights[0]).sum()) > 0
+    with pytest.raises(ValueError, match="fault-aware training needs a key"):
+        batch_loss(net, spikes, labels, only_faulty)
+    with pytest.raises(ValueError, match=r"fault_weight must lie in \[0, 1\], got 1.5"):
+        TrainConfig(fault_weight=1.5)

@@ -25,6 +25,10 @@ class TrainConfig(eqx.Module):
       rate_target)^2` (spikes per step) keeps hidden layers active, which the
       per-neuron repair set-points need.
     - `surrogate`, `encoder`: spike function for gradients and input encoder.
+    - `fault`, `fault_masks`, `fault_weight`: fault-aware training. With a fault
+      kind (for example `NeuronDead(0.2)`), every update draws `fault_masks` fresh
+      masks and the loss is `(1 - fault_weight) * clean loss + fault_weight *
+      mean faulty loss`, all masks vmapped inside the step.
     """
 
     steps: int = eqx.field(static=True, default=20)
@@ -36,12 +40,18 @@ class TrainConfig(eqx.Module):
     rate_weight: float = 1.0
     surrogate: AbstractSurrogate = FastSigmoid()
     encoder: AbstractEncoder = RegularEncoder()
+    fault: object | None = None
+    fault_masks: int = eqx.field(static=True, default=4)
+    fault_weight: float = 0.5
 
     def __check_init__(self):
         check_positive("steps", self.steps, "pass the number of simulation steps T")
         check_positive("epochs", self.epochs, "pass at least one epoch")
         check_positive("batch_size", self.batch_size, "pass at least one sample per batch")
         check_positive("learning_rate", self.learning_rate, "pass a positive step size")
+        check_positive("fault_masks", self.fault_masks, "pass at least one mask per update")
+        if isinstance(self.fault_weight, float | int) and not 0.0 <= self.fault_weight <= 1.0:
+            raise ValueError(f"fault_weight must lie in [0, 1], got {self.fault_weight!r}; 0.5 weighs both equally.")
 
 
 def encode_batch(encoder: AbstractEncoder, x: Float[Array, "batch features"], steps: int, key: PRNGKeyArray) -> Array:
@@ -50,11 +60,37 @@ def encode_batch(encoder: AbstractEncoder, x: Float[Array, "batch features"], st
     return jax.vmap(lambda xi, k: encoder(xi, steps, key=k))(x, keys)
 
 
-def batch_loss(network: SpikingNetwork, spikes: Array, labels: Int[Array, " batch"], config: TrainConfig):
-    """Return the mean cross-entropy plus the activity penalty, and the accuracy."""
+def batch_loss(
+    network: SpikingNetwork,
+    spikes: Array,
+    labels: Int[Array, " batch"],
+    config: TrainConfig,
+    key: PRNGKeyArray | None = None,
+):
+    """Return the training loss and the fault-free accuracy of a batch.
 
+    The loss is the mean cross-entropy of `readout_scale * output counts` plus the
+    hidden-activity penalty; with `config.fault` it mixes in the mean loss over
+    `config.fault_masks` masks drawn from `key`.
+    """
+    clean, accuracy = _loss_under(network, spikes, labels, config, None)
+    if config.fault is None:
+        return clean, accuracy
+    if key is None:
+        raise ValueError("fault-aware training needs a key for the masks; pass key=jax.random.key(...).")
+
+    from ..faults.specs import draw_faults
+
+    def faulty(k):
+        return _loss_under(network, spikes, labels, config, draw_faults(network, config.fault, key=k))[0]
+
+    faulty_loss = jnp.mean(jax.vmap(faulty)(jax.random.split(key, config.fault_masks)))
+    return (1.0 - config.fault_weight) * clean + config.fault_weight * faulty_loss, accuracy
+
+
+def _loss_under(network, spikes, labels, config, faults):
     def one(sample):
-        return simulate(network, sample, spike_fn=config.surrogate)
+        return simulate(network, sample, faults=faults, spike_fn=config.surrogate)
 
     results = jax.vmap(one)(spikes)
     logits = config.readout_scale * results.counts[-1]
@@ -70,8 +106,9 @@ def make_train_step(config: TrainConfig, optimizer: optax.GradientTransformation
 
     @eqx.filter_jit
     def train_step(network, opt_state, x, y, key):
-        spikes = encode_batch(config.encoder, x, config.steps, key)
-        (loss, acc), grads = eqx.filter_value_and_grad(batch_loss, has_aux=True)(network, spikes, y, config)
+        encode_key, mask_key = jax.random.split(key)
+        spikes = encode_batch(config.encoder, x, config.steps, encode_key)
+        (loss, acc), grads = eqx.filter_value_and_grad(batch_loss, has_aux=True)(network, spikes, y, config, mask_key)
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(network, eqx.is_inexact_array))
         network = eqx.apply_updates(network, updates)
         return network, opt_state, loss, acc
