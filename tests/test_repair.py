@@ -112,3 +112,42 @@ def test_repair_wins_back_lost_accuracy(setting, fault):
     # A clear share: at least a fifth of the lost accuracy, with the bootstrap interval above zero.
     assert stat["mean"] > 20.0
     assert stat["low"] > 0.0
+
+
+@pytest.mark.slow
+def test_repair_parameters_tune_by_gradient(setting):
+    from lifa_jax.repair import RepairParameters, repaired_loss, tune_repair
+    from lifa_jax.training import FastSigmoid
+
+    net, stream, test, labels = setting
+    repair = HomeostaticRepair(passes=3)
+    set_points = repair.calibrate(net, stream[:32])
+    params = RepairParameters.from_values(0.5, 4.0, 0.05)
+    assert float(params.eta) == pytest.approx(0.5, rel=1e-5)
+    assert float(params.g_max) == pytest.approx(4.0, rel=1e-5)
+
+    from lifa_jax.faults import draw_faults
+
+    masks = jax.vmap(lambda k: draw_faults(net, NeuronDead(0.4), key=k))(jax.random.split(jax.random.key(0), 2))
+    grads = eqx.filter_grad(repaired_loss)(
+        params, repair, net, masks, set_points, stream[:32], test[:64], labels[:64], FastSigmoid()
+    )
+    for g in (grads.raw_eta, grads.raw_g_max, grads.raw_alpha):
+        assert np.isfinite(float(g))
+    assert float(jnp.abs(grads.raw_eta)) > 0
+
+    tuned, losses = tune_repair(
+        net,
+        repair,
+        NeuronDead(0.4),
+        set_points,
+        stream[:32],
+        test[:64],
+        labels[:64],
+        key=jax.random.key(1),
+        spike_fn=FastSigmoid(),
+        steps=3,
+        masks_per_step=2,
+    )
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert float(tuned.eta) != pytest.approx(0.5, abs=1e-6)

@@ -74,10 +74,13 @@ class HomeostaticRepair(eqx.Module):
         *,
         transient=None,
         key=None,
+        spike_fn=None,
     ) -> tuple[Float[Array, " neurons"], ...]:
         """Return the repair gains after `passes` passes over the adaptation stream `spikes`.
 
         A `transient` fault is redrawn on every step from `key`, as in `simulate`.
+        Pass a surrogate `spike_fn` to differentiate the gains with respect to the
+        repair parameters (see `lifa_jax.repair.tune_repair`).
         """
         eligible = []
         for layer, target in enumerate(set_points.rates):
@@ -91,7 +94,7 @@ class HomeostaticRepair(eqx.Module):
 
         def one_pass(gains, pass_index):
             pass_key = None if key is None else jax.random.fold_in(key, pass_index)
-            rates = _mean_rates(network, spikes, faults, gains, transient, pass_key)
+            rates = _mean_rates(network, spikes, faults, gains, transient, pass_key, spike_fn)
             targets = set_points.rates
             if not self.per_neuron:
                 rates = _domain_means(network, rates)
@@ -107,10 +110,12 @@ class HomeostaticRepair(eqx.Module):
         return gains
 
 
-def _mean_rates(network, spikes, faults, gains, transient=None, key=None):
+def _mean_rates(network, spikes, faults, gains, transient=None, key=None, spike_fn=None):
+    kwargs = {} if spike_fn is None else {"spike_fn": spike_fn}
+
     def one(s, i):
         k = None if transient is None else jax.random.fold_in(key, i)
-        return simulate(network, s, faults=faults, gains=gains, transient=transient, key=k)
+        return simulate(network, s, faults=faults, gains=gains, transient=transient, key=k, **kwargs)
 
     results = jax.vmap(one)(spikes, jnp.arange(spikes.shape[0]))
     steps = spikes.shape[1]
