@@ -129,3 +129,70 @@ def load_checkpoint(path: str | os.PathLike, *, expect_topology=None) -> tuple[S
     except Exception as error:  # equinox raises several types for truncated or mismatched data
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({error}); write it again.") from None
     return network, header
+
+
+def save_training_state(
+    path: str | os.PathLike, network: SpikingNetwork, opt_state, *, epoch: int, metadata: dict | None = None
+) -> pathlib.Path:
+    """Write a network, its optimiser state and the epoch reached, atomically.
+
+    Read it back with `load_training_state` and the same optimiser, whose `init`
+    gives the structure the saved state fills.
+    """
+    header_meta = {**(metadata or {}), "epoch": int(epoch), "kind": "training_state"}
+    import lifa_jax
+
+    header = {
+        "format": MAGIC,
+        "schema_version": SCHEMA_VERSION,
+        "library_version": lifa_jax.__version__,
+        "network": network_header(network),
+        "metadata": header_meta,
+    }
+    buffer = io.BytesIO()
+    buffer.write(json.dumps(header).encode("utf-8") + b"\n")
+    eqx.tree_serialise_leaves(buffer, (network, opt_state))
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_training_state(path: str | os.PathLike, optimizer) -> tuple[SpikingNetwork, object, int, dict]:
+    """Read a file written by `save_training_state`; return `(network, opt_state, epoch, header)`.
+
+    `optimizer` must be the Optax transformation that produced the state (same
+    chain and hyperparameter structure); a mismatch raises `CheckpointError`.
+    """
+    path = pathlib.Path(path)
+    network, header = load_checkpoint_header_only(path)
+    if header["metadata"].get("kind") != "training_state":
+        raise CheckpointError(f"{str(path)!r} holds a model, not a training state; use load_checkpoint for it.")
+    opt_skeleton = optimizer.init(eqx.filter(network, eqx.is_inexact_array))
+    data = path.read_bytes()
+    newline = data.find(b"\n")
+    try:
+        network, opt_state = eqx.tree_deserialise_leaves(io.BytesIO(data[newline + 1 :]), (network, opt_skeleton))
+    except Exception as error:  # equinox raises several types for truncated or mismatched data
+        raise CheckpointError(
+            f"training state {str(path)!r} does not match this optimiser or is truncated ({error}); "
+            "pass the optimiser it was saved with."
+        ) from None
+    return network, opt_state, int(header["metadata"]["epoch"]), header
+
+
+def load_checkpoint_header_only(path: pathlib.Path) -> tuple[SpikingNetwork, dict]:
+    """Return a network skeleton and the header of a checkpoint file, without reading its leaves."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} not found; pass a file written by lifa_jax.")
+    data = path.read_bytes()
+    newline = data.find(b"\n")
+    try:
+        header = json.loads(data[:newline].decode("utf-8")) if newline > 0 else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != MAGIC:
+        raise CheckpointError(f"{str(path)!r} is not a lifa_jax checkpoint; pass a file written by lifa_jax.")
+    if header.get("schema_version") != SCHEMA_VERSION:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has schema version {header.get('schema_version')!r}, this library "
+            f"reads version {SCHEMA_VERSION}; retrain or convert it with the version that wrote it."
+        )
+    return network_from_header(header["network"]), header
