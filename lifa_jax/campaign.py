@@ -1,6 +1,6 @@
 """Resumable fault campaigns: many fault kinds, rates and masks, written chunk by chunk.
 
-A campaign folder holds `campaign.json` (the full configuration), `model.eqx`
+A campaign folder contains `campaign.json` (the full configuration), `model.eqx`
 (the model swept, so a resumed run uses the very same weights) and `chunks/`, one
 file per evaluated chunk of masks, each written atomically. Interrupting a
 campaign loses at most the chunk in flight; `run_campaign` on the same folder
@@ -32,7 +32,7 @@ SCHEMA_VERSION = 1
 
 @dataclasses.dataclass(frozen=True)
 class CampaignConfig:
-    """What a campaign evaluates. `run` holds the model, data and repair settings.
+    """Settings of a fault campaign; `run` contains the model, data and repair settings.
 
     - `faults`: fault kind names (see `lifa_jax.faults.FAULT_KINDS`).
     - `rates`: fault rates in [0, 1] (per unit; per bit for bit flips).

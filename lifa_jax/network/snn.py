@@ -127,7 +127,7 @@ class Trace(eqx.Module):
 
 
 class SimulationResult(eqx.Module):
-    """What a simulation returns.
+    """Result of a simulation.
 
     - `counts[l]`: spikes of each neuron of layer `l + 1` over the run.
     - `output_membrane`: time-averaged membrane of the output neurons (tie-breaks).
