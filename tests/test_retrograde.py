@@ -1,0 +1,288 @@
+"""Tests for retrograde astrocyte repair (Wade et al. 2012, parameters of Han, Islam & Sengupta 2023)."""
+
+import functools
+import logging
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lifa_jax.dynamics import lif_init, lif_step
+from lifa_jax.repair.retrograde import (
+    RetrogradeAstrocyte,
+    RetrogradeCircuit,
+    RetrogradeSignals,
+    simulate_retrograde,
+)
+
+FAULT_MS = 200_000.0
+DURATION_MS = 400_000.0
+# Short runs share one length, so they share one compilation.
+SHORT_MS = 5_000.0
+
+
+def signals(ag=(0.0, 0.0), ip3=0.16, ca=0.071, h=0.78, glu=0.0, esp=0.0) -> RetrogradeSignals:
+    return RetrogradeSignals(
+        ag=jnp.asarray(ag, dtype=jnp.float32),
+        ip3=jnp.float32(ip3),
+        ca=jnp.float32(ca),
+        h=jnp.float32(h),
+        glu=jnp.float32(glu),
+        esp=jnp.float32(esp),
+    )
+
+
+# --- Astrocyte equations ------------------------------------------------------
+
+
+def test_vector_field_hand_values():
+    astro = RetrogradeAstrocyte()
+    y = signals(ag=(0.01, 0.03), ip3=0.5, ca=0.2, h=0.6, glu=0.002, esp=50.0)
+    dy = astro.vector_field(0.0, y, None)
+
+    # Li-Rinzel fluxes written out with the published constants (per second).
+    m, n = 0.5 / (0.5 + 0.13), 0.2 / (0.2 + 0.08234)
+    gradient = 2.0 - 1.185 * 0.2
+    j_chan = 6.0 * (m * n * 0.6) ** 3 * gradient
+    j_leak = 0.11 * gradient
+    j_pump = 0.8 * 0.2**2 / (0.1**2 + 0.2**2)
+    q2 = 1.049 * (0.5 + 0.13) / (0.5 + 0.9434)
+    per_ms = 1e-3
+    assert float(dy.ca) == pytest.approx((j_chan + j_leak - j_pump) * per_ms, rel=1e-5)
+    assert float(dy.h) == pytest.approx(0.2 * (q2 * 0.4 - 0.2 * 0.6) * per_ms, rel=1e-5)
+    assert float(dy.ip3) == pytest.approx(((0.16 - 0.5) / 7.0 + 0.5 * 0.04) * per_ms, rel=1e-5)
+    np.testing.assert_allclose(dy.ag, [-0.01 / 10.0 * per_ms, -0.03 / 10.0 * per_ms], rtol=1e-5)
+    assert float(dy.glu) == pytest.approx(-0.002 / 0.1 * per_ms, rel=1e-5)
+    assert float(dy.esp) == pytest.approx((-50.0 + 5.5e4 * 0.002) / 40.0 * per_ms, rel=1e-5)
+
+
+def test_release_probability_formula():
+    astro = RetrogradeAstrocyte()
+    initial = jnp.array([[0.3, 0.5], [0.3, 0.9]])
+    # Neuron 0: DSE = -1000 * 0.01 = -10; with e = 50 the factor is 1.4.
+    # Neuron 1: DSE = -1000 * 0.2 = -200; the factor 1 - 1.5 is clipped to 0.
+    probability = astro.release_probability(initial, signals(ag=(0.01, 0.2), esp=50.0))
+    np.testing.assert_allclose(probability, [[0.42, 0.7], [0.0, 0.0]], rtol=1e-6)
+    high = astro.release_probability(initial, signals(ag=(0.0, 0.0), esp=250.0))
+    np.testing.assert_allclose(high, [[1.0, 1.0], [1.0, 1.0]])
+
+
+@jax.jit
+def _calcium_traces(ip3: jax.Array) -> jax.Array:
+    """Calcium over 120 s at each constant IP3 (uM); the second half of each trace."""
+
+    def trace(level):
+        # Holding ip3_star at the starting IP3 with no 2-AG keeps IP3 constant.
+        astro = RetrogradeAstrocyte(ip3_star=level)
+
+        def body(y, t):
+            y = astro.step(t, y, 1.0)
+            return y, y.ca
+
+        start = eqx.tree_at(lambda y: y.ip3, signals(), level)
+        _, ca = jax.lax.scan(body, start, jnp.arange(120_000, dtype=jnp.float32))
+        return ca[60_000:]
+
+    return jax.vmap(trace)(ip3)
+
+
+def test_li_rinzel_regimes():
+    # Li-Rinzel calcium rests low at small IP3, oscillates across the 0.3 uM
+    # glutamate threshold at intermediate IP3, and settles high at large IP3.
+    rest, oscillating, high = np.asarray(_calcium_traces(jnp.array([0.16, 0.5, 1.0])))
+    assert rest.max() < 0.1
+    assert rest.max() - rest.min() < 1e-3
+    assert oscillating.max() > 0.35
+    assert oscillating.min() < 0.25
+    assert high.min() > 0.45
+    assert high.max() - high.min() < 1e-3
+
+
+def test_euler_step_matches_diffrax():
+    astro = RetrogradeAstrocyte()
+    y0 = signals(ag=(0.1, 0.08), glu=0.01, esp=20.0)
+    t1 = 30_000.0
+    reference = diffrax.diffeqsolve(
+        diffrax.ODETerm(astro.vector_field),
+        diffrax.Tsit5(),
+        t0=0.0,
+        t1=t1,
+        dt0=1.0,
+        y0=y0,
+        stepsize_controller=diffrax.PIDController(rtol=1e-7, atol=1e-9),
+        max_steps=100_000,
+    ).ys
+    reference = jax.tree.map(lambda leaf: leaf[-1], reference)
+
+    def euler(dt):
+        def body(y, t):
+            return astro.step(t, y, dt), None
+
+        y, _ = jax.lax.scan(body, y0, jnp.arange(int(t1 / dt), dtype=jnp.float32) * dt)
+        return y
+
+    with jax.enable_x64(True):
+        y_coarse, y_fine = euler(1.0), euler(0.5)
+    error_coarse = abs(float(y_coarse.ca) - float(reference.ca))
+    error_fine = abs(float(y_fine.ca) - float(reference.ca))
+    assert error_coarse < 1e-3 * float(reference.ca)
+    for name in ("ip3", "h", "esp"):
+        assert float(getattr(y_coarse, name)) == pytest.approx(float(getattr(reference, name)), rel=1e-3)
+    # Forward Euler is first order: halving the step halves the error.
+    assert 1.6 < error_coarse / error_fine < 2.4
+
+
+# --- Synapses and neurons ------------------------------------------------------
+
+
+@pytest.mark.parametrize("tau_syn", [1.0, 5.0, 60.0, 100.0])
+def test_release_charge_sets_epsp_peak(tau_syn):
+    circuit = RetrogradeCircuit(tau_syn=tau_syn, epsp=0.8)
+    charge = circuit.release_charge()
+
+    def body(carry, _):
+        state, current = carry
+        state, spikes = lif_step(circuit.neuron, state, current, circuit.dt)
+        return (state, current * jnp.exp(-circuit.dt / tau_syn)), (state.v[0], spikes[0])
+
+    start = (lif_init(circuit.neuron, (1,)), jnp.array([charge]))
+    _, (v, spikes) = jax.lax.scan(body, start, None, length=1000)
+    assert float(jnp.max(spikes)) == 0.0
+    assert float(jnp.max(v)) == pytest.approx(0.8, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: RetrogradeCircuit(epsp=0.0), "epsp must be positive"),
+        (lambda: RetrogradeCircuit(tau_syn=-1.0), "tau_syn must be positive"),
+        (lambda: RetrogradeCircuit(input_rate=2000.0), "input_rate \\* dt / 1000 = 2 exceeds 1"),
+        (lambda: RetrogradeAstrocyte(tau_esp=0.0), "tau_esp must be positive"),
+    ],
+)
+def test_circuit_rejects_bad_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"initial_release": jnp.full((2, 3), 1.5)}, "initial_release must lie in \\[0, 1\\]"),
+        ({"initial_release": jnp.full((3,), 0.3)}, "initial_release must have shape \\(neurons, synapses\\)"),
+        ({"faulty": jnp.zeros((3, 2), dtype=bool)}, "faulty must have the shape of initial_release"),
+        ({"duration_ms": 1500.0}, "must be a whole number of bins of 1000.0 ms"),
+        ({"bin_ms": 0.5}, "must be a whole number of steps"),
+    ],
+)
+def test_simulate_rejects_bad_arguments(kwargs, match):
+    arguments = {"initial_release": jnp.full((2, 3), 0.3), "duration_ms": 2000.0} | kwargs
+    initial_release, duration = arguments.pop("initial_release"), arguments.pop("duration_ms")
+    with pytest.raises(ValueError, match=match):
+        simulate_retrograde(RetrogradeCircuit(), initial_release, duration, key=jax.random.key(0), **arguments)
+
+
+def test_silent_inputs_leave_release_unchanged():
+    circuit = RetrogradeCircuit(input_rate=0.0)
+    initial = jnp.full((2, 10), 0.3)
+    result = simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(0))
+    assert float(jnp.max(result.rate)) == 0.0
+    assert int(jnp.sum(result.pulses)) == 0
+    np.testing.assert_allclose(result.release_probability[-1], initial)
+
+
+def test_same_key_same_run():
+    circuit, initial = RetrogradeCircuit(), jnp.full((2, 10), 0.3)
+    a = simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(1))
+    b = simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(1))
+    c = simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(2))
+    np.testing.assert_array_equal(a.rate, b.rate)
+    assert not np.array_equal(a.rate, c.rate)
+
+
+# --- Reference experiment: 70 % of one neuron's synapses stuck at zero ----------
+
+
+@functools.cache
+def reference_run(tau_syn: float = 5.0, repair: bool = True):
+    """Two neurons, 10 synapses each at PR(0) = 0.3 and 20 Hz; 7 synapses of neuron 1 fail at 200 s."""
+    circuit = RetrogradeCircuit(tau_syn=tau_syn)
+    initial = jnp.full((2, 10), 0.3)
+    faulty = jnp.zeros((2, 10), dtype=bool).at[1, :7].set(True)
+    return simulate_retrograde(
+        circuit, initial, DURATION_MS, key=jax.random.key(0), faulty=faulty, fault_time_ms=FAULT_MS, repair=repair
+    )
+
+
+def phase_rates(result):
+    """Rates before the fault (175-200 s), just after it (200-203 s) and late (300-400 s)."""
+    return (
+        np.asarray(result.window_rate(175_000.0, FAULT_MS)),
+        np.asarray(result.window_rate(FAULT_MS, 203_000.0)),
+        np.asarray(result.window_rate(300_000.0, DURATION_MS)),
+    )
+
+
+def test_reference_experiment_recovers():
+    before, just_after, late = phase_rates(reference_run())
+    # Measured with this key: 27.2 Hz before, 10 Hz just after, 16.3 Hz late (60 %).
+    # The fault removes 70 % of the releases, and DSE needs ~10 s (tau_AG) to relax.
+    assert just_after[1] < 0.5 * before[1]
+    assert late[1] > 0.5 * before[1]
+    assert late[1] > 1.4 * just_after[1]
+    # The healthy neuron keeps its rate.
+    assert abs(late[0] - before[0]) < 0.15 * before[0]
+
+
+def test_reference_healthy_synapses_potentiated():
+    result = reference_run()
+    times = np.asarray(result.time)
+    probability = np.asarray(result.release_probability)
+    before = probability[(times > 175_000) & (times <= FAULT_MS), 1, 7:].mean()
+    late = probability[times > 300_000, 1, 7:].mean()
+    assert late > 1.6 * before
+    assert np.all(probability[times > FAULT_MS, 1, :7] == 0.0)
+
+
+def test_reference_repair_beats_no_astrocyte():
+    before, _, late = phase_rates(reference_run())
+    plain_before, _, plain_late = phase_rates(reference_run(repair=False))
+    # Without retrograde modulation the neuron keeps about a quarter of its rate.
+    assert plain_late[1] < 0.35 * plain_before[1]
+    assert late[1] / before[1] > 1.5 * plain_late[1] / plain_before[1]
+
+
+def test_reference_glutamate_pulses_spaced():
+    result = reference_run()
+    # At most one pulse per 300 ms, so at most 4 pulse times fall in a 1 s bin.
+    assert int(jnp.max(result.pulses)) <= 4
+    # Once calcium stays above 0.3 uM, pulses come every 300 ms: ~333 per 100 s.
+    late_pulses = int(jnp.sum(result.pulses[300:]))
+    assert 320 <= late_pulses <= 334
+
+
+def test_slow_synapse_recovers_closer():
+    # A slower synaptic current with the same EPSP peak gives more charge per
+    # release, so the neuron's rate responds more steeply to the release
+    # probability and the same DSE change restores more of it (77 % measured).
+    before, just_after, late = phase_rates(reference_run(tau_syn=100.0))
+    assert late[1] > 0.7 * before[1]
+    assert just_after[1] < 0.6 * before[1]
+
+
+def test_simulate_does_not_recompile(caplog):
+    circuit, initial = RetrogradeCircuit(), jnp.full((2, 10), 0.3)
+    simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(0))
+
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        other = RetrogradeCircuit(tau_syn=20.0, input_rate=10.0)
+        simulate_retrograde(other, initial, SHORT_MS, key=jax.random.key(1), fault_time_ms=500.0, repair=False)
+        jax.jit(lambda x: x + 1.0)(jnp.arange(3.0))
+
+    compiled = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    # The jitted lambda shows that compilations are logged here.
+    assert any("<lambda>" in message for message in compiled)
+    assert not any("_simulate" in message for message in compiled)
