@@ -242,10 +242,11 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
     bars = {}
 
     def on_epoch(epoch, metrics):
-        if epoch == config.epochs - 1:
-            print("compiling and running the fault sweep (the first kind compiles, about a minute)...", file=sys.stderr)
         epochs.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
         epochs.update(1)
+        if epoch == config.epochs - 1:
+            epochs.close()
+            print("compiling the fault sweep (about a minute per fault kind)...", file=sys.stderr)
 
     def on_sweep(done, total):
         if "sweep" not in bars:
