@@ -11,7 +11,7 @@ from .common import UserError, add_output_arguments, default_out_dir, parse_floa
 FULL = {
     "n": 500,
     "loads": "0.02,0.04,0.06,0.08,0.1,0.12,0.14,0.16,0.18,0.2,0.25,0.3",
-    "sizes": "16,24,32,48,64",
+    "sizes": "16,32,64,128,256",
     "trials": 8,
     "cues": 16,
     "keep": "1,0.8,0.6,0.4,0.3,0.2,0.1,0.05",
@@ -68,7 +68,7 @@ def register(subparsers) -> None:
 
     scaling = p.add_argument_group("capacity against size")
     scaling.add_argument(
-        "--sizes", type=str, default=None, help="network sizes N, comma-separated (default 16,24,32,48,64)"
+        "--sizes", type=str, default=None, help="network sizes N, comma-separated (default 16,32,64,128,256)"
     )
 
     dilution = p.add_argument_group("fewer connections")

@@ -25,7 +25,7 @@ from .cost import (
 from .dense import DenseAssociativeMemory
 from .dilution import AbstractDilution, MagnitudePruning, RandomDilution
 from .faults import AbstractFault, NeuronDeath, SynapseDeath, exact_fault_mask, sample_death_masks
-from .hopfield import AbstractLearningRule, Hebbian, HopfieldNetwork, PseudoInverse
+from .hopfield import AbstractLearningRule, FactoredHebbianNetwork, Hebbian, HopfieldNetwork, PseudoInverse
 from .models import AbstractMemoryModel, DenseModel, HopfieldModel, NeuronAstrocyteModel
 from .quality import (
     CapacityResult,
@@ -84,6 +84,7 @@ __all__ = [
     "CapacityResult",
     "DenseAssociativeMemory",
     "DenseModel",
+    "FactoredHebbianNetwork",
     "Hebbian",
     "HopfieldModel",
     "HopfieldNetwork",

@@ -30,10 +30,16 @@ class DenseAssociativeMemory(AbstractAssociativeMemory):
     (`NeuronAstrocyteMemory`): when the synapses sit at
     $g(S_{ij}) = \sum_{kl} T_{ijkl}\, h_k h_l = N^{-3} \sum_\mu \xi_i^\mu \xi_j^\mu
     (\xi^\mu \cdot h)^2$, the input to neuron $i$, $\sum_j g(S_{ij}) h_j$, is the
-    field above. The field keeps the self-coupling terms that come with that
-    reduction. Energies of degree $n$ store a number of patterns growing faster
+    field above. Energies of degree $n$ store a number of patterns growing faster
     than linearly in $N$ (Krotov & Hopfield, "Dense associative memory for pattern
     recognition", NeurIPS 2016), against about $0.138 N$ for the classical network.
+
+    NOTE: the field keeps the self-coupling terms that come with the reduction.
+    For degree 4 they add about $3 (K / N^2) s_i$ to $h_i$, which holds every
+    neuron in its current state once $K \gtrsim N^2 / 3$, so flipped cue bits
+    stay flipped. Measured capacities (quality >= 0.95, 5 % flipped cue bits)
+    therefore grow about as $N^2$ (K = 4290 at N = 128, 15644 at N = 256), not as
+    the $N^3$ of the Krotov-Hopfield update, which leaves out $s_i$'s own term.
 
     **Arguments:**
 

@@ -12,7 +12,7 @@ from .astrocyte import NeuronAstrocyteMemory
 from .base import AbstractAssociativeMemory, RecallStatus, check_positive_int
 from .dense import DenseAssociativeMemory, check_dense_load
 from .dilution import AbstractDilution
-from .hopfield import AbstractLearningRule, Hebbian, HopfieldNetwork, check_load
+from .hopfield import AbstractLearningRule, FactoredHebbianNetwork, Hebbian, HopfieldNetwork, check_load
 from .update import AbstractUpdate, Synchronous
 
 
@@ -64,6 +64,9 @@ class HopfieldModel(AbstractMemoryModel):
         check_load(type(self.rule).__name__, n_patterns, self.rule.max_patterns(n_neurons), n_neurons)
 
     def build(self, patterns, pattern_mask, *, key):
+        if isinstance(self.rule, Hebbian) and self.dilution is None and isinstance(self.update, Synchronous):
+            # Same field as the weight matrix, without building it (see FactoredHebbianNetwork).
+            return FactoredHebbianNetwork(patterns, pattern_mask)
         weights = self.rule.weights(patterns, pattern_mask)
         if self.dilution is not None:
             weights = weights * self.dilution.mask(weights, key=key)

@@ -57,7 +57,7 @@ class MemoryStudyConfig(eqx.Module):
 
     n_neurons: int = 500
     loads: tuple[float, ...] = (0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3)
-    sizes: tuple[int, ...] = (16, 24, 32, 48, 64)
+    sizes: tuple[int, ...] = (16, 32, 64, 128, 256)
     cue_noise: float = 0.05
     n_trials: int = 8
     n_cues: int = 16
