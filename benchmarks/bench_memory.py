@@ -1,9 +1,9 @@
 """Benchmark the Hebbian capacity sweep: lifa_jax against a plain NumPy loop.
 
-Both run the same experiment: for each load, fresh random patterns per trial,
-cues with round(cue_noise * N) flipped bits, synchronous sign updates (ties keep
-the state) until a fixed point, a 2-cycle or `max_sweeps`, and the mean recall
-quality clip(xi . s / N, 0, 1). The NumPy version builds W = (1/N) sum xi xi^T
+Both run the same experiment. Each trial of a load draws fresh random patterns
+and cues with round(cue_noise * N) flipped bits. Recall is synchronous sign
+updates (a tie keeps the state) until a fixed point, a 2-cycle or `max_sweeps`,
+scored by the mean recall quality clip(xi . s / N, 0, 1). The NumPy version builds W = (1/N) sum xi xi^T
 with zero diagonal and recalls one cue at a time; lifa_jax vmaps trials and
 cues and computes the field from the patterns (`FactoredHebbianNetwork`).
 Random draws differ between the two, so their qualities agree only within

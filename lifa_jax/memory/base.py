@@ -12,7 +12,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 
 class RecallStatus(enum.IntEnum):
-    """How a recall ended; stored per recall so that a vmapped batch is never aborted.
+    """Outcome code of a recall, stored per recall so that a vmapped batch is never aborted.
 
     - `FIXED_POINT`: a sweep left the state unchanged.
     - `TWO_CYCLE`: a synchronous sweep returned the state of two sweeps back
@@ -74,7 +74,7 @@ def sign_update(field: ArrayLike, state: ArrayLike) -> Array:
 
 
 def is_concrete(x) -> bool:
-    """Return True when `x` holds known values (not a tracer inside jit or vmap)."""
+    """Return True when `x` has known values (not a tracer inside jit or vmap)."""
     return not isinstance(x, jax.core.Tracer)
 
 

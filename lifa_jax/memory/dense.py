@@ -35,7 +35,7 @@ class DenseAssociativeMemory(AbstractAssociativeMemory):
     recognition", NeurIPS 2016), against about $0.138 N$ for the classical network.
 
     NOTE: the field keeps the self-coupling terms that come with the reduction.
-    For degree 4 they add about $3 (K / N^2) s_i$ to $h_i$, which holds every
+    For degree 4 they add about $3 (K / N^2) s_i$ to $h_i$, which keeps every
     neuron in its current state once $K \gtrsim N^2 / 3$, so flipped cue bits
     stay flipped. Measured capacities (quality >= 0.95, 5 % flipped cue bits)
     therefore grow about as $N^2$ (K = 4290 at N = 128, 15644 at N = 256), not as

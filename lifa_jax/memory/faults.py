@@ -34,8 +34,8 @@ def sample_death_masks(n_neurons: int, neuron_rate, synapse_rate, *, key: PRNGKe
     **Returns:** `(alive, synapse_keep)`: a 0/1 vector over neurons (0 = dead, never
     spikes) and a 0/1 matrix over synapses (0 = stuck at zero), entry $(i, j)$ being
     the synapse from neuron $j$ onto neuron $i$. Exactly round(neuron_rate * N)
-    neurons and round(synapse_rate * N (N - 1)) off-diagonal synapses fail; the
-    diagonal holds no synapse and is never drawn.
+    neurons and round(synapse_rate * N (N - 1)) off-diagonal synapses fail. The
+    diagonal has no synapse and is never drawn.
     """
     check_fraction("neuron_rate", neuron_rate, "pass the fraction of neurons that die")
     check_fraction("synapse_rate", synapse_rate, "pass the fraction of synapses that die")

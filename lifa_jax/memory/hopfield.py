@@ -92,7 +92,7 @@ class HopfieldNetwork(AbstractAssociativeMemory):
 
     **Arguments:**
 
-    - `weights`: weight matrix $W$, shape `(neurons, neurons)`; row $i$ holds the
+    - `weights`: weight matrix $W$, shape `(neurons, neurons)`; row $i$ contains the
       weights onto neuron $i$.
 
     **Example:**

@@ -126,9 +126,9 @@ def _bucket_rows(n_patterns: np.ndarray, n_neurons: int) -> np.ndarray:
     """Return the pattern-array size used for each load.
 
     Every distinct size compiles once, so small sweeps use one array of the
-    largest load for all loads. When storing that many patterns costs more than
-    2**27 multiply-adds per trial, loads are grouped from the largest down: a
-    group takes every load above half of its largest, which sets the group's
+    largest load for all loads. Storing that many patterns can cost more than
+    2**27 multiply-adds per trial; then loads are grouped from the largest down.
+    A group takes every load above half of its largest, which sets the group's
     size, so masked-out rows never cost more than the stored ones.
     """
     if n_patterns.max() * n_neurons**2 <= 2**27:

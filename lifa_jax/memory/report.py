@@ -12,6 +12,13 @@ def _figure():
     return plt
 
 
+def _ticker():
+    """Return `matplotlib.ticker` (imported on first use, like pyplot)."""
+    import matplotlib.ticker
+
+    return matplotlib.ticker
+
+
 def plot_quality_vs_load(summary: dict, path: pathlib.Path) -> None:
     """Plot recall quality of the classical network against the load K/N."""
     plt = _figure()
@@ -46,6 +53,9 @@ def plot_capacity_vs_size(summary: dict, path: pathlib.Path) -> None:
         ax.loglog(sizes, capacities, marker="o", label=label + suffix)
     sizes = [r["n_neurons"] for r in record["classical"]]
     ax.loglog(sizes, [0.138 * n for n in sizes], color="grey", linestyle=":", label="0.138 N")
+    # Label the swept sizes only; the default log-axis minor labels overlap.
+    ax.set_xticks(sizes, labels=[str(n) for n in sizes])
+    ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
     ax.set_xlabel("neurons N")
     ax.set_ylabel("capacity K at quality >= 0.95")
     ax.legend(fontsize=8)

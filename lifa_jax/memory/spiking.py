@@ -30,8 +30,8 @@ def contiguous_domains(n_neurons: int, n_astrocytes: int) -> np.ndarray:
 class Homeostasis(eqx.Module):
     r"""Per-neuron homeostatic repair by the astrocyte of each neuron's domain.
 
-    After a fault, the network runs `n_passes` passes over an adaptation stream;
-    after each pass every living neuron $i$ with a positive set-point scales the
+    After a fault, the network runs `n_passes` passes over an adaptation stream.
+    After each pass, every living neuron $i$ with a positive set-point scales the
     efficacy of its incoming synapses:
 
     $$g_i \leftarrow \operatorname{clip}\left(g_i \left(1 + \eta\,
@@ -305,8 +305,9 @@ def recall_under_faults(
     Stores `patterns` with the Hebbian rule, draws `n_masks` fault masks from
     `key` (vmapped) and, for each, measures recall quality on the same test cues
     without repair and after `homeostasis`. Set-points are the fault-free rates on
-    an adaptation stream, and repair runs on the same stream; it and the separate
-    test cues are stored patterns with round(cue_noise * N) flipped bits.
+    an adaptation stream, and repair runs on the same stream. Both that stream and
+    the separate test cues are stored patterns with round(cue_noise * N) flipped
+    bits.
 
     **Arguments:**
 

@@ -314,14 +314,20 @@ def count_stages(config: MemoryStudyConfig) -> int:
 def run_study(config: MemoryStudyConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Run the whole study and return its JSON-ready summary.
 
-    Stages: classical recall quality against load (with its capacity), capacity
-    against network size for the classical and the neuron-astrocyte (dense)
-    memories with power-law fits, recall against the fraction of connections
-    kept (random dilution and magnitude pruning, both models), the spiking
-    memory under dead neurons and synapses with and without astrocyte repair,
-    storage cost per technology, and (when `config.ode_check`) the
-    neuron-astrocyte ODE against its dense reduction. `progress` receives one
-    line per stage.
+    The stages, in order:
+
+    - classical recall quality against load, with its capacity;
+    - capacity against network size for the classical and the neuron-astrocyte
+      (dense) memories, with power-law fits;
+    - recall against the fraction of connections kept (random dilution and
+      magnitude pruning, both models);
+    - the spiking memory under dead neurons and synapses, with and without
+      astrocyte repair;
+    - storage cost per technology;
+    - when `config.ode_check`, the neuron-astrocyte ODE against its dense
+      reduction.
+
+    `progress` receives one line as each stage starts.
     """
     progress = progress or (lambda message: None)
     key = jax.random.key(config.seed)
