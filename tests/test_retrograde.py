@@ -201,6 +201,8 @@ def test_same_key_same_run():
     c = simulate_retrograde(circuit, initial, SHORT_MS, key=jax.random.key(2))
     np.testing.assert_array_equal(a.rate, b.rate)
     assert not np.array_equal(a.rate, c.rate)
+    with pytest.raises(ValueError, match="no bin ends in \\(6000.0, 7000.0\\] ms"):
+        a.window_rate(6000.0, 7000.0)
 
 
 # --- Reference experiment: 70 % of one neuron's synapses stuck at zero ----------
