@@ -402,3 +402,94 @@ def test_neuron_gating_lossless_on_trained_digits():
 
     for layer in range(2):
         np.testing.assert_array_equal(run.result.trace.spikes[layer], ref.trace.spikes[layer])
+
+
+# The `lifa energy` command line.
+
+
+def lifa(argv, monkeypatch):
+    """Run `lifa` with the energy and route commands registered; return the exit status."""
+    from lifa_jax import cli
+
+    missing = tuple(name for name in ("energy", "route") if name not in cli.COMMAND_MODULES)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + missing)
+    return cli.main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--mesh", "2x2", "--n-max", "16"], "does not fit a 2x2 mesh"),
+        (["--mesh", "4by4"], "--mesh must be WIDTHxHEIGHT"),
+        (["--cost-table", "cheapest"], "--cost-table: cost table 'cheapest' is neither"),
+        (["--gate-thresholds", "0,nan"], "--gate-thresholds must be finite"),
+        (["--probe-steps", "-1"], "--probe-steps must be non-negative"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--large-rate", "2000"], "--large-rate 2000.0 Hz gives more than one spike"),
+    ],
+)
+def test_energy_cli_rejects_bad_input(extra, message, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+
+    status = lifa(["energy", "--quick", "--out", out, *extra], monkeypatch)
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert message in error
+    assert error.count("\n") == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_energy_cli_rejects_negative_cost(tmp_path, monkeypatch, capsys):
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps(LOIHI.as_dict() | {"synaptic_op_pj": -2.0}))
+    out = tmp_path / "out"
+
+    status = lifa(["energy", "--quick", "--cost-table", table, "--out", out], monkeypatch)
+
+    assert status == 2
+    assert "synaptic_op_pj must be non-negative, got -2.0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_energy_cli_rejects_corrupt_checkpoint(tmp_path, monkeypatch, capsys):
+    checkpoint = tmp_path / "model.eqx"
+    checkpoint.write_text("not a checkpoint\n")
+    out = tmp_path / "out"
+
+    status = lifa(["energy", "--checkpoint", checkpoint, "--out", out], monkeypatch)
+
+    assert status == 2
+    assert "is not a lifa_jax checkpoint" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def read_json_strict(path):
+    def reject(constant):
+        raise ValueError(f"{path} holds the non-JSON constant {constant}")
+
+    return json.loads(path.read_text(), parse_constant=reject)
+
+
+@pytest.mark.slow
+def test_energy_cli_quick_run(tmp_path, monkeypatch):
+    out = tmp_path / "energy"
+
+    status = lifa(["energy", "--quick", "--out", out, "--large-samples", "2"], monkeypatch)
+
+    assert status == 0
+    for name in ("summary.json", "report.md", "energy_components.png", "accuracy_vs_energy.png"):
+        assert (out / name).is_file(), name
+    summary = read_json_strict(out / "summary.json")
+    off, level_one, level_two = summary["digits"]
+    assert level_one["accuracy"] == off["accuracy"]
+    assert level_one["agreement"] == 1.0
+    assert level_one["energy_per_inference"]["neuron_pj"] < off["energy_per_inference"]["neuron_pj"]
+    assert level_one["saved_update_fraction"] > 0
+    assert off["accuracy"] > 0.8
+    assert len(summary["sweep"]) == 8
+    assert summary["large"]["regimes"][1]["agreement"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "## Domain gating sweep (ARR level 2)" in report
+    assert "untrained" in report
