@@ -57,12 +57,28 @@ from .network import (
     predict,
     simulate,
 )
-from .repair import HomeostaticRepair, SetPoints
+from .placement import (
+    AstrocytePlacement,
+    activation_clusters,
+    contiguous_clusters,
+    neurons_per_astrocyte,
+    place_astrocytes,
+    with_domains,
+)
+from .repair import HomeostaticRepair, RetrogradeCircuit, SetPoints, simulate_retrograde
 from .training import Arctan, FastSigmoid, Sigmoid, TrainConfig, Triangle, evaluate, train
 
 __version__ = importlib.metadata.version("lifa_jax")
 
 __all__ = [
+    "AstrocytePlacement",
+    "RetrogradeCircuit",
+    "activation_clusters",
+    "contiguous_clusters",
+    "neurons_per_astrocyte",
+    "place_astrocytes",
+    "simulate_retrograde",
+    "with_domains",
     "FAULT_KINDS",
     "AstrocyteDead",
     "AstrocyteStuck",

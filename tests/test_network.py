@@ -189,3 +189,17 @@ def test_subtract_reset_keeps_more_spikes_than_zero_reset():
     zero = SpikingNetwork.init([6, 4], key=jax.random.key(0), weight_scale=8.0, neuron=LIF(t_ref=0.0))
     sub = eqx.tree_at(lambda n: n.neuron.reset, zero, SubtractReset())
     assert float(simulate(sub, spikes).counts[0].sum()) >= float(simulate(zero, spikes).counts[0].sum())
+
+
+def test_dead_output_neurons_carry_no_information():
+    # Dead output neurons never spike, and their still-integrating membranes must not
+    # break ties either: with every output neuron dead, every sample is class 0.
+    net = SpikingNetwork.init([6, 8, 3], key=jax.random.key(0), weight_scale=6.0)
+    faults = net.no_faults()
+    faults = eqx.tree_at(lambda f: f.neuron_alive, faults, (faults.neuron_alive[0], jnp.zeros(3)))
+    x = jax.random.uniform(jax.random.key(1), (12, 6))
+    spikes = jax.vmap(lambda v: RegularEncoder(max_rate=1000.0)(v, 20))(x)
+    preds = jax.vmap(lambda s: predict(simulate(net, s, faults=faults)))(spikes)
+    np.testing.assert_array_equal(preds, 0)
+    healthy = jax.vmap(lambda s: predict(simulate(net, s)))(spikes)
+    assert bool(jnp.any(healthy != 0))

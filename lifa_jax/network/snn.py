@@ -394,7 +394,9 @@ def simulate(
             step_weights = effective_weights(network.weights, step_faults)
         state, (spikes, releases) = network.step(state, x_t, step_faults, gains, spike_fn, step_weights)
         counts = tuple(c + s for c, s in zip(counts, spikes))
-        v_sum = v_sum + state.neurons[-1].v
+        # A dead output neuron's membrane still integrates but must not inform the
+        # readout's tie-break, so it contributes -inf (no tie-break) instead.
+        v_sum = v_sum + jnp.where(step_faults.neuron_alive[-1] > 0, state.neurons[-1].v, -jnp.inf)
         record_t = None
         if record:
             record_t = (
