@@ -49,9 +49,9 @@ def add_mesh_arguments(parser: argparse.ArgumentParser, *, allow_none: bool) -> 
         "--mesh",
         type=str,
         default="auto",
-        help=f"core mesh as WIDTHxHEIGHT, e.g. 4x4; auto picks the smallest square mesh that holds the network{extra}",
+        help=f"core mesh as WIDTHxHEIGHT, e.g. 4x4; auto picks the smallest square mesh that fits the network{extra}",
     )
-    parser.add_argument("--n-max", type=int, default=16, help="neurons per core (each core holds one astrocyte)")
+    parser.add_argument("--n-max", type=int, default=16, help="neurons per core (each core has one astrocyte)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +158,16 @@ def train_if_needed(setup: NetworkSetup, *, key):
         return pipeline.train_network(setup.config, network, setup.data, key=k_train, progress=on_epoch)
     finally:
         bar.close()
+
+
+def save_trained(setup: NetworkSetup, network, history, path: pathlib.Path) -> None:
+    """Write `model.eqx` when the network was trained here, so later commands can load it with --checkpoint."""
+    if history is None:
+        return
+    from ..io import save_checkpoint
+
+    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(setup.config).items()}
+    save_checkpoint(path, network, {"config": config, "final_train_accuracy": history["accuracy"][-1]})
 
 
 def encode_test_set(setup: NetworkSetup, *, key):
@@ -444,6 +454,7 @@ def _run_in(options: EnergyOptions, staging: pathlib.Path, out: pathlib.Path) ->
 
     atomic_write_json(staging / "summary.json", summary)
     atomic_write_text(staging / "report.md", render_report(summary))
+    save_trained(setup, network, history, staging / "model.eqx")
     panels = [(f"digits {'-'.join(map(str, network.topology))} (trained)", digits)]
     if large is not None:
         panels.append((f"{'-'.join(map(str, LARGE_TOPOLOGY))} (untrained, random inputs)", large))

@@ -13,6 +13,7 @@ from .energy import (
     encode_test_set,
     network_setup,
     parse_mesh,
+    save_trained,
     train_if_needed,
 )
 
@@ -193,6 +194,7 @@ def _run_in(options: dict, staging: pathlib.Path, out: pathlib.Path) -> None:
     }
     atomic_write_json(staging / "summary.json", summary)
     atomic_write_text(staging / "report.md", render_report(summary, first))
+    save_trained(setup, network, history, staging / "model.eqx")
     _print_summary(summary)
 
 
@@ -353,8 +355,10 @@ def render_report(summary: dict, link_load_routing: str) -> str:
         "- `routing_comparison.png`: delivered fraction, energy, busiest link and latency against the fault rate.",
         f"- `link_load_{link_load_routing}_*.png`: packets on every directed link, no faults, one map per scheme.",
         "- `summary.json`: every number above.",
-        "",
     ]
+    if network["source"] == "trained":
+        lines.append("- `model.eqx`: the network trained here; pass it to --checkpoint.")
+    lines.append("")
     return "\n".join(lines)
 
 

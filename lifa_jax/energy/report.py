@@ -140,6 +140,11 @@ def render_report(summary: dict) -> str:
         "- `energy_components.png`: energy per inference by component, one bar per regime.",
         "- `accuracy_vs_energy.png`: accuracy against energy for the c_gate sweep, with ARR off and level 1.",
         "- `summary.json`: every number above, with per-layer event counts.",
+        *(
+            ["- `model.eqx`: the network trained here; pass it to --checkpoint."]
+            if network["source"] == "trained"
+            else []
+        ),
         "",
         "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in summary["timings_s"].items()) + ".",
         "",

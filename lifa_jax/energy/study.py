@@ -4,7 +4,6 @@ The functions return plain numbers (dicts of floats and lists) so that a
 command-line tool only has to parse arguments and write them out.
 """
 
-import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -354,8 +353,3 @@ def plot_accuracy_vs_energy(sweep: Sequence[dict], baselines: Sequence[dict], pa
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def is_monotone_decreasing(values: Sequence[float]) -> bool:
-    """Return True when each value is at most the previous one (NaN counts as a break)."""
-    return all(not math.isnan(b) and b <= a for a, b in zip(values, values[1:]))
