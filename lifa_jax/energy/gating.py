@@ -61,13 +61,20 @@ class AbstractGating(eqx.Module):
         raise NotImplementedError
 
 
-class GatingParameters(eqx.Module):
-    """A gating regime as traced arrays (see `AbstractGating.parameters`)."""
+class GatingParameters(AbstractGating):
+    """A gating regime as arrays (see `AbstractGating.parameters`).
+
+    It is itself a regime: pass it as `gating` inside `jax.jit` so that one
+    compiled function serves every regime.
+    """
 
     skip_without_input: Bool[Array, ""]
     c_gate: Float[Array, ""]
     probe_steps: Int[Array, ""]
     gate_output: Bool[Array, ""]
+
+    def parameters(self) -> "GatingParameters":
+        return self
 
 
 def _parameters(skip: bool, c_gate: float, probe_steps: int, gate_output: bool) -> GatingParameters:

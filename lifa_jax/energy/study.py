@@ -49,14 +49,6 @@ def _run_chunk(network, spikes, params):
     return jax.vmap(one)(spikes)
 
 
-class _Params(AbstractGating):
-    # A regime already turned into arrays, so chunks of every regime share one compilation.
-    values: object
-
-    def parameters(self):
-        return self.values
-
-
 def run_regime(
     network: SpikingNetwork,
     spikes: Float[Array, "samples steps inputs"],
@@ -78,7 +70,8 @@ def run_regime(
     if n < 1:
         raise ValueError("spikes must hold at least one sample.")
     chunk_size = min(chunk_size, n)
-    params = _Params(gating.parameters())
+    # As arrays, every regime shares one compilation.
+    params = gating.parameters()
     predictions, counts, chunk_events = [], None, []
     for start in range(0, n, chunk_size):
         chunk = spikes[start : start + chunk_size]
