@@ -2,9 +2,9 @@
 
 Simulates the untrained 1024-768-2048-512-100 network on a batch of random
 Bernoulli inputs and times `simulate` and `simulate_gated` with ARR off, level 1
-and level 2. Gating skips neuron updates on the modelled chip; in this
-simulator every neuron is still computed, and counting the events costs one
-extra product per layer and step, so gated runs are slower here. Prints the
+and level 2. Gating skips neuron updates on the modelled chip, but this
+simulator still computes every neuron. Counting the events costs one extra
+product per layer and step, so gated runs are slower here. Prints the
 seconds per batch, the ratio to `simulate`, and the neuron updates saved.
 
 Run: `.venv/bin/python benchmarks/bench_energy.py [--batch 16] [--steps 20] [--rate 50] [--repeats 3]`
