@@ -8,7 +8,7 @@ from .common import UserError
 
 # Subcommand modules; each defines `register(subparsers)`, which adds its parser and
 # sets `func` to a callable taking the parsed arguments and returning an exit status.
-COMMAND_MODULES = ("run", "sweep", "fit")
+COMMAND_MODULES = ("run", "sweep", "fit", "memory", "energy", "route")
 
 
 def build_parser() -> argparse.ArgumentParser:
