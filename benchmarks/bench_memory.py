@@ -77,7 +77,7 @@ def main() -> None:
     )
 
     model = HopfieldModel(max_sweeps=args.max_sweeps)
-    settings = dict(cue_noise=args.cue_noise, n_trials=args.trials, n_cues=args.cues, trial_batch=25)
+    settings = dict(cue_noise=args.cue_noise, n_trials=args.trials, n_cues=args.cues)
     start = time.perf_counter()
     curve = recall_quality_curve(model, args.n, counts, key=jax.random.key(args.seed), **settings)
     jax_cold = time.perf_counter() - start

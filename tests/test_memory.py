@@ -1,6 +1,7 @@
 """Tests of lifa_jax.memory: Hopfield recall, quality, capacity, astrocyte memory."""
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -292,6 +293,16 @@ def test_magnitude_pruning_keeps_largest():
     cut = np.abs(np.asarray(weights))[(np.asarray(mask) == 0) & ~np.eye(4, dtype=bool)]
     assert mask.sum() == 6
     assert kept.min() >= cut.max()
+
+
+def test_new_keep_fraction_does_not_recompile(caplog):
+    model = HopfieldModel(dilution=RandomDilution(keep=0.5))
+    kwargs = dict(key=jax.random.key(34), n_trials=2, n_cues=4)
+    recall_quality_curve(model, 32, [3], **kwargs)
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        recall_quality_curve(HopfieldModel(dilution=RandomDilution(keep=0.3)), 32, [3], **kwargs)
+    compiled = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert compiled == []
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ from .spiking import (
     homeostatic_update,
     recall_under_faults,
 )
+from .study import MemoryStudyConfig, run_study
 from .update import AbstractUpdate, Asynchronous, Synchronous, recall
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "exact_fault_mask",
     "homeostatic_update",
     "recall_under_faults",
+    "run_study",
     "sample_death_masks",
     "AbstractAssociativeMemory",
     "AbstractDilution",
@@ -89,6 +91,7 @@ __all__ = [
     "HopfieldModel",
     "HopfieldNetwork",
     "MagnitudePruning",
+    "MemoryStudyConfig",
     "NeuronAstrocyteMemory",
     "NeuronAstrocyteModel",
     "PseudoInverse",
