@@ -55,6 +55,7 @@ def run_cli(args, **kwargs):
     )
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted(checkpoint, tmp_path):
     whole = tmp_path / "whole"
     result = run_cli(sweep_args(checkpoint, whole))
@@ -123,6 +124,7 @@ print(np.concatenate([np.concatenate([r["accuracy_no_repair"], r["accuracy_repai
 """
 
 
+@pytest.mark.slow
 def test_sharded_sweep_matches_one_device():
     outputs = []
     for devices in (1, 4):
