@@ -94,3 +94,25 @@ def test_route_cli_quick_run(tmp_path, monkeypatch):
     assert multicast["link_traversals"] <= unicast["link_traversals"]
     assert summary["network"]["accuracy"] > 0.8
     assert "## Dead links 0.1, dead routers 0.1" in (out / "report.md").read_text()
+
+
+def test_route_cli_checks_checkpoint_topology(tmp_path, monkeypatch, capsys):
+    import jax
+
+    from lifa_jax.io import save_checkpoint
+    from lifa_jax.network import SpikingNetwork
+
+    digits_like = tmp_path / "digits.eqx"
+    other = tmp_path / "other.eqx"
+    save_checkpoint(digits_like, SpikingNetwork.init([64, 32, 10], key=jax.random.key(0)))
+    save_checkpoint(other, SpikingNetwork.init([20, 8, 3], key=jax.random.key(0)))
+
+    # Any hidden size is accepted; the 1x1 mesh then fails, before any output.
+    status = lifa(["route", "--checkpoint", digits_like, "--mesh", "1x1", "--out", tmp_path / "a"], monkeypatch)
+    assert status == 2
+    assert "a network of 106 neurons does not fit a 1x1 mesh" in capsys.readouterr().err
+
+    status = lifa(["route", "--checkpoint", other, "--out", tmp_path / "b"], monkeypatch)
+    assert status == 2
+    assert "checkpoint topology [20, 8, 3] does not match the digits data" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.eqx", "other.eqx"]

@@ -99,19 +99,20 @@ def network_setup(args) -> NetworkSetup:
             settings[name] = trained_with[name]
     if network is not None:
         settings["dt"] = network.dt
+        settings["topology"] = tuple(network.topology)
     try:
         config = pipeline.RunConfig(max_test=args.max_test, **settings)
         config.validate()
         data = pipeline.prepare_data(config)
-        topology = pipeline.resolve_topology(config, data)
     except ValueError as error:
         raise UserError(str(error)) from None
-    if network is not None and tuple(network.topology) != topology:
+    if network is not None and (network.topology[0] != data.n_features or network.topology[-1] != data.n_classes):
         raise UserError(
             f"checkpoint topology {list(network.topology)} does not match the digits data "
-            f"({topology[0]} inputs, {topology[-1]} classes); pass a checkpoint trained on digits."
+            f"({data.n_features} inputs, {data.n_classes} classes); pass a checkpoint trained on digits."
         )
-    return NetworkSetup(config, args.checkpoint, network, data, tuple(network.topology if network else topology))
+    topology = pipeline.resolve_topology(config, data)
+    return NetworkSetup(config, args.checkpoint, network, data, topology)
 
 
 def parse_mesh(text: str, n_max: int, n_neurons: int, *, allow_none: bool):
