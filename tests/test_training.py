@@ -39,6 +39,7 @@ def test_default_training_reaches_ninety_percent():
     assert accuracy >= 0.90
 
 
+@pytest.mark.slow
 def test_fault_aware_loss_mixes_masks():
     from lifa_jax.faults import NeuronDead
     from lifa_jax.network import SpikingNetwork
