@@ -380,16 +380,15 @@ def _draw_positions(key: PRNGKeyArray, count: Array, capacity: int, n_weights: i
     n_positions = n_weights * n_bits
     duplicates = capacity * capacity / (2.0 * n_positions)
     size = capacity + int(math.ceil(2.0 * duplicates + 10.0 * math.sqrt(duplicates))) + 64
-    target = jnp.minimum(count, capacity)
+    target = jnp.minimum(jnp.minimum(count, capacity), n_positions)
 
-    weight, bit = _position_stream(key, jnp.arange(size, dtype=jnp.int32), n_weights, n_bits)
-    weight, bit, found = _first_distinct(weight, bit)
     slots = jnp.arange(size, dtype=jnp.int32)
 
     def more(state):
         return state[2] < target
 
     def refill(state):
+        # Slots past the distinct positions found so far take the next stream elements.
         weight, bit, found, consumed = state
         fresh_weight, fresh_bit = _position_stream(key, consumed + slots - found, n_weights, n_bits)
         weight = jnp.where(slots < found, weight, fresh_weight)
@@ -397,15 +396,24 @@ def _draw_positions(key: PRNGKeyArray, count: Array, capacity: int, n_weights: i
         weight, bit, new_found = _first_distinct(weight, bit)
         return weight, bit, new_found, consumed + size - found
 
-    weight, bit, found, _ = jax.lax.while_loop(more, refill, (weight, bit, found, jnp.int32(size)))
+    empty = jnp.zeros((size,), jnp.int32)
+    weight, bit, found, _ = jax.lax.while_loop(more, refill, (empty, empty, jnp.int32(0), jnp.int32(0)))
     valid = jnp.arange(capacity) < target
     return weight[:capacity], bit[:capacity], valid
 
 
 def _fault_count(fault: AbstractFault, key: PRNGKeyArray, n_weights: int, n_bits: int) -> Int[Array, ""]:
-    """Return the number of faulty positions of one mask (fixed in exact mode, binomial otherwise)."""
-    rate = jnp.asarray(fault.rate, dtype=jnp.float32)
+    """Return the number of faulty positions of one mask (fixed in exact mode, binomial otherwise).
+
+    Exact counts use the formulas of `draw_faults`; a Python-float rate is
+    evaluated in Python, as there, and a traced rate in float32.
+    """
     n_positions = n_weights * n_bits
+    if fault.exact and isinstance(fault.rate, int | float):
+        if n_bits > 1:
+            return jnp.int32(math.floor(fault.rate * n_positions + 1e-6))
+        return jnp.int32(round(fault.rate * n_positions))
+    rate = jnp.asarray(fault.rate, dtype=jnp.float32)
     if fault.exact:
         if n_bits > 1:
             return jnp.floor(rate * n_positions + 1e-6).astype(jnp.int32)
@@ -626,30 +634,32 @@ def _add_changed_spikes(
 ) -> tuple[Float[Array, "steps samples post"], Bool[Array, ""]]:
     """Return `synaptic + W^T changed` from the nonzero entries of `changed` alone, and an overflow flag.
 
-    The nonzero entries are gathered by `_nonzero_indices` into a buffer of `capacity`
-    rounded up to a multiple of `_SCATTER_BLOCK`; the rows of `weights` they select
-    are scattered onto the synaptic input one block at a time. The cost grows with
-    the capacity, not with the number of changed spikes.
+    The nonzero entries are gathered by `_nonzero_indices` into a buffer of
+    `capacity` entries, rounded up to a multiple of `_SCATTER_BLOCK` when larger;
+    the rows of `weights` they select are scattered onto the synaptic input one
+    block at a time. The cost grows with the capacity, not with the number of
+    changed spikes.
     """
     steps, samples, n_pre = changed.shape
     n_post = weights.shape[1]
     flat = changed.reshape(-1)
-    size = -(-capacity // _SCATTER_BLOCK) * _SCATTER_BLOCK
+    block = min(_SCATTER_BLOCK, capacity)
+    size = -(-capacity // block) * block
 
     # Padding repeats the last index with a sign of 0, so the row indices stay sorted.
     index, nnz = _nonzero_indices(flat, size)
     sign = jnp.where(jnp.arange(size) < nnz, flat[index], 0.0)
-    row = (index // n_pre).reshape(-1, _SCATTER_BLOCK)
-    pre = (index % n_pre).reshape(-1, _SCATTER_BLOCK)
-    sign = sign.reshape(-1, _SCATTER_BLOCK)
+    row = (index // n_pre).reshape(-1, block)
+    pre = (index % n_pre).reshape(-1, block)
+    sign = sign.reshape(-1, block)
 
-    def add_block(block, total):
-        rows = weights[pre[block]] * sign[block][:, None]
-        return total.at[row[block]].add(rows, indices_are_sorted=True)
+    def add_block(i, total):
+        rows = weights[pre[i]] * sign[i][:, None]
+        return total.at[row[i]].add(rows, indices_are_sorted=True)
 
     # A fixed trip count: under vmap, a loop whose length depends on the mask would
     # select between old and new copies of the whole synaptic input on every block.
-    total = jax.lax.fori_loop(0, size // _SCATTER_BLOCK, add_block, synaptic.reshape(steps * samples, n_post))
+    total = jax.lax.fori_loop(0, size // block, add_block, synaptic.reshape(steps * samples, n_post))
     return total.reshape(steps, samples, n_post), nnz > size
 
 
@@ -741,9 +751,10 @@ def differential_run(
     - `golden`: `golden_run(network, spikes)` of the same network.
     - `sparse`: a mask from `draw_sparse_faults`.
     - `capacity`: changed spikes each hidden layer may hold, over all samples and
-      steps: an int for every hidden layer, or one entry per hidden layer. `None`
-      propagates that layer's spikes with a dense product through the faulty
-      weights (no buffer, no overflow).
+      steps: an int for every hidden layer, or one entry per hidden layer. Values
+      above 128 are rounded up to a multiple of 128. `None` propagates that
+      layer's spikes with a dense product through the faulty weights (no buffer,
+      no overflow).
 
     **Returns:** a `DifferentialRun`.
     """
@@ -891,9 +902,16 @@ def sweep_differential(
         # A mask with more faulty positions than its list draws again in full with a larger list.
         largest = int(np.asarray(result.fault_count)[redo].max())
         sizes_full = (max(sizes[0], largest), sizes[1])
-        dense = _dense_masks_jit(network, fault, keys[redo], spikes, labels, sizes_full, min(chunk_size, redo.size))
-        accuracy[redo] = np.asarray(dense.accuracy_no_repair)
-        status[redo] = status[redo] | np.asarray(dense.status) | STATUS_DENSE_FALLBACK
+        # Groups of chunk_size keys (the last one padded by repeating a key) compile once.
+        padded = np.resize(redo, -(-redo.size // chunk_size) * chunk_size)
+        dense = [
+            _dense_masks_jit(network, fault, keys[group], spikes, labels, sizes_full, chunk_size)
+            for group in padded.reshape(-1, chunk_size)
+        ]
+        dense_accuracy = np.concatenate([np.asarray(d.accuracy_no_repair) for d in dense])[: redo.size]
+        dense_status = np.concatenate([np.asarray(d.status) for d in dense])[: redo.size]
+        accuracy[redo] = dense_accuracy
+        status[redo] = status[redo] | dense_status | STATUS_DENSE_FALLBACK
 
     return MaskResult(
         accuracy_no_repair=jnp.asarray(accuracy),
@@ -908,21 +926,25 @@ def suggest_capacity(
     golden: GoldenRun,
     *,
     margin: float = 2.0,
-    dense_above: float = 0.02,
+    dense_above: float = 0.05,
 ) -> tuple[int | None, ...]:
-    """Suggest `capacity` from the changed spikes seen on a few masks (for example with `capacity=None`).
+    """Suggest `capacity` from the changed spikes seen on a few masks (run them with `capacity=None`).
 
     Each hidden layer gets `margin` times the largest count seen, rounded up to a
-    power of two, or `None` (dense product) when that exceeds `dense_above` of the
-    layer's `samples * steps * neurons` spike slots. The default 2 % is an
-    estimate from a 2-core CPU, where scattering one row of weights cost about as
-    much as 20 to 50 rows of a dense product; measure on your machine.
+    multiple of the scatter block (128), or `None` (dense product) when that
+    exceeds `dense_above` of the layer's `samples * steps * neurons` spike slots.
+    The default 5 % is an estimate: on a 2-core CPU, scattering one changed spike
+    (a row of weights) cost about as much as 20 to 50 rows of the dense product,
+    so the dense product wins once a few percent of the slots change. Measure on
+    your own machine.
+
+    **Returns:** one capacity (int or None) per hidden layer.
     """
     changed = np.atleast_2d(np.asarray(changed_spikes))
     suggestion = []
     for hidden, n in enumerate(network.topology[1:-1]):
         slots = golden.steps * golden.samples * n
         need = margin * float(changed[:, hidden].max()) + 1.0
-        size = 1 << math.ceil(math.log2(max(need, _SCATTER_BLOCK)))
+        size = math.ceil(need / _SCATTER_BLOCK) * _SCATTER_BLOCK
         suggestion.append(None if size > dense_above * slots else int(size))
     return tuple(suggestion)
