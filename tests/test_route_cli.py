@@ -105,7 +105,7 @@ def test_route_cli_checks_checkpoint_topology(tmp_path, monkeypatch, capsys):
     digits_like = tmp_path / "digits.eqx"
     other = tmp_path / "other.eqx"
     save_checkpoint(digits_like, SpikingNetwork.init([64, 32, 10], key=jax.random.key(0)))
-    save_checkpoint(other, SpikingNetwork.init([20, 8, 3], key=jax.random.key(0)))
+    save_checkpoint(other, SpikingNetwork.init([64, 32, 3], key=jax.random.key(0)))
 
     # Any hidden size is accepted; the 1x1 mesh then fails, before any output.
     status = lifa(["route", "--checkpoint", digits_like, "--mesh", "1x1", "--out", tmp_path / "a"], monkeypatch)
@@ -114,5 +114,5 @@ def test_route_cli_checks_checkpoint_topology(tmp_path, monkeypatch, capsys):
 
     status = lifa(["route", "--checkpoint", other, "--out", tmp_path / "b"], monkeypatch)
     assert status == 2
-    assert "checkpoint topology [20, 8, 3] does not match the digits data" in capsys.readouterr().err
+    assert "checkpoint topology [64, 32, 3] does not match the digits data" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.eqx", "other.eqx"]
