@@ -11,7 +11,7 @@ Measured in one run:
 
 - the differential engine (`sweep_differential`): golden run, a few calibration
   masks to choose the buffer capacities, then `--masks` masks in blocks of
-  `--block`; masks/s is taken over the blocks after the first (which compiles);
+  `--block`. Masks/s is taken over the blocks after the first, which compiles;
 - (a) a per-mask loop on the first `--loop-masks` of the same masks: copy the
   weights, write the flipped values, run the jitted dense model (`simulate`);
 - (b) the same loop in PyTorch on the CPU, once per `--torch-threads` setting

@@ -16,7 +16,7 @@ every layer are then run again, elementwise, on $I_f$; they are cheap next to th
 matrix products but not free, and they bound the speed-up from below.
 
 Buffers have a fixed capacity under `jit`. When the changed spikes of a hidden
-layer outnumber its capacity, the mask's result is flagged `STATUS_OVERFLOW`;
+layer outnumber its capacity, the mask's result is flagged `STATUS_OVERFLOW`.
 `sweep_differential` then evaluates that mask with the dense path
 (`lifa_jax.faults.sweep.evaluate_mask`) and flags it `STATUS_DENSE_FALLBACK`.
 A hidden layer whose capacity is `None` propagates its faulty spikes with a dense
@@ -69,9 +69,10 @@ SUPPORTED_FAULTS = (SynapseDead, SynapseSaturated, SynapseBitFlipFixed, SynapseB
 # block of 45,000 rows.
 _SCATTER_BLOCK = 128
 
-# Standard deviations above the mean at which buffer sizes for random counts are
-# set; a binomial count exceeds its mean by 8 standard deviations with a
-# probability below 1e-12 (Chernoff bound, plus the additive slack of 8).
+# Buffers for random counts are sized this many standard deviations above the
+# mean, plus 8. By the normal tail (large means) and the Poisson tail (small
+# means), a binomial count exceeds that with a probability below about 1e-12, an
+# estimate, not a proven bound.
 _CAPACITY_SIGMAS = 8.0
 
 
@@ -80,7 +81,7 @@ _CAPACITY_SIGMAS = 8.0
 
 
 class GoldenRun(eqx.Module):
-    """What the fault-free network computed on a batch of encoded inputs.
+    """Spikes and synaptic inputs of the fault-free network on a batch of encoded inputs.
 
     Arrays are time-major, `(steps, samples, neurons)`, so the per-step loop of
     the differential path reads contiguous slices.
@@ -295,7 +296,7 @@ def sparse_fault_capacity(network: SpikingNetwork, fault: AbstractFault) -> tupl
 
     In exact mode the number of faulty positions is fixed, `floor(rate * n_weights
     * n_bits)` for bit flips and `round(rate * n_weights)` otherwise, so the whole
-    list holds it exactly. In Bernoulli mode the count is binomial and the list is
+    list is sized exactly. In Bernoulli mode the count is binomial and the list is
     sized 8 standard deviations above its mean. A layer's share is random in both
     modes (how the pooled positions fall on the layers) and is sized the same way;
     a share that overflows flags the mask, whose result then comes from the dense
@@ -593,10 +594,10 @@ def _nonzero_indices(values: Float[Array, " n"], size: int) -> tuple[Int[Array, 
 
     Gives the same indices as `jnp.nonzero(values, size=size)` (padding repeats
     the last index) at a fraction of the cost on CPUs, where `jnp.nonzero` scans
-    and scatters every entry. Entries are packed 32 to a word, only the nonzero
-    words are gathered (a `jnp.nonzero` over `n / 32` words), and each output slot
-    finds its word by a binary search over the words' running bit counts and its
-    bit by a binary search inside the word.
+    and scatters every entry. Here entries are packed 32 to a word, and only the
+    nonzero words are gathered (a `jnp.nonzero` over `n / 32` words). Each output
+    slot then finds its word by a binary search over the words' running bit
+    counts, and its bit by a binary search inside the word.
     """
     n = values.shape[0]
     padded = -(-n // 32) * 32
@@ -610,9 +611,9 @@ def _nonzero_indices(values: Float[Array, " n"], size: int) -> tuple[Int[Array, 
     ones = jax.lax.population_count(word).astype(jnp.int32)
     ends = jnp.cumsum(ones)
     slot = jnp.arange(size, dtype=jnp.int32)
-    which = jnp.clip(jnp.searchsorted(ends, slot, side="right"), 0, size - 1)
-    rank = slot - (ends[which] - ones[which])
-    word = word[which]
+    word_slot = jnp.clip(jnp.searchsorted(ends, slot, side="right"), 0, size - 1)
+    rank = slot - (ends[word_slot] - ones[word_slot])
+    word = word[word_slot]
 
     # Largest position p whose lower bits [0, p) hold at most `rank` set bits: the rank-th set bit.
     position = jnp.zeros((size,), jnp.uint32)
@@ -620,7 +621,7 @@ def _nonzero_indices(values: Float[Array, " n"], size: int) -> tuple[Int[Array, 
         trial = position + step
         below = jax.lax.population_count(word & ((jnp.uint32(1) << trial) - 1)).astype(jnp.int32)
         position = jnp.where(below <= rank, trial, position)
-    index = word_index[which] * 32 + position.astype(jnp.int32)
+    index = word_index[word_slot] * 32 + position.astype(jnp.int32)
 
     last = jnp.max(jnp.where(slot < count, index, 0))
     return jnp.where(slot < count, index, last), count
@@ -635,8 +636,8 @@ def _add_changed_spikes(
     """Return `synaptic + W^T changed` from the nonzero entries of `changed` alone, and an overflow flag.
 
     The nonzero entries are gathered by `_nonzero_indices` into a buffer of
-    `capacity` entries, rounded up to a multiple of `_SCATTER_BLOCK` when larger;
-    the rows of `weights` they select are scattered onto the synaptic input one
+    `capacity` entries, rounded up to a multiple of `_SCATTER_BLOCK` when larger.
+    The rows of `weights` they select are scattered onto the synaptic input one
     block at a time. The cost grows with the capacity, not with the number of
     changed spikes.
     """
@@ -664,7 +665,7 @@ def _add_changed_spikes(
 
 
 class DifferentialRun(eqx.Module):
-    """What the differential path computed under one mask.
+    """Spikes and predictions of the differential path under one mask.
 
     - `spikes[l]`: faulty spikes of weight layer `l`'s neurons, shape
       `(samples, steps, topology[l + 1])` (as `Trace.spikes`, batched).
@@ -672,9 +673,9 @@ class DifferentialRun(eqx.Module):
     - `changed_spikes[h]`: spikes of hidden layer `h` that differ from the golden
       run, over all samples and steps (what `capacity[h]` must hold).
     - `fault_count`: faulty positions of the mask (`SparseSynapseFaults.count`).
-    - `status`: `STATUS_OVERFLOW` when a buffer overflowed (the results are then
-      not valid), `STATUS_NONFINITE_WEIGHTS` when a faulty weight is infinite or
-      NaN (the differential path does not propagate those; use the dense path).
+    - `status`: `STATUS_OVERFLOW` when a buffer overflowed, so the results are
+      not valid. `STATUS_NONFINITE_WEIGHTS` when a faulty weight is infinite or
+      NaN, which only the dense path propagates.
     """
 
     spikes: tuple[Float[Array, "samples steps neurons"], ...]
@@ -866,7 +867,7 @@ def sweep_differential(
     Runs the golden network once (unless `golden` is given), evaluates every mask
     with the differential path in chunks of `chunk_size`, then evaluates with the
     dense path (`evaluate_mask`, on the same mask via `to_network_faults`) every
-    mask that overflowed a buffer or holds a non-finite weight, and flags those
+    mask that overflowed a buffer or contains a non-finite weight, and flags those
     `STATUS_DENSE_FALLBACK`. Compiles on the first call; not itself jittable,
     because the fallback masks are chosen from the first pass's results.
 
@@ -933,9 +934,9 @@ def suggest_capacity(
     Each hidden layer gets `margin` times the largest count seen, rounded up to a
     multiple of the scatter block (128), or `None` (dense product) when that
     exceeds `dense_above` of the layer's `samples * steps * neurons` spike slots.
-    The default 5 % is an estimate: on a 2-core CPU, scattering one changed spike
-    (a row of weights) cost about as much as 20 to 50 rows of the dense product,
-    so the dense product wins once a few percent of the slots change. Measure on
+    The default 5 % is an estimate. On a 2-core CPU, scattering one changed spike
+    (a row of weights) cost about as much as 20 to 50 rows of the dense product.
+    So the dense product wins once a few percent of the slots change. Measure on
     your own machine.
 
     **Returns:** one capacity (int or None) per hidden layer.
