@@ -96,7 +96,8 @@ def test_resume_with_other_settings_is_refused(checkpoint, tmp_path, capsys):
     code = main(["sweep", "--resume", str(out), "--masks", "8", "--seed", "3"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "masks" in err and "run.seed" in err
+    assert "masks" in err
+    assert "run.seed" in err
     assert "started with other settings" in err
 
 

@@ -63,11 +63,12 @@ def test_training_state_round_trip(tmp_path):
     _, state = optimizer.update(grads, state)
     path = save_training_state(tmp_path / "state.eqx", net, state, epoch=7, metadata={"note": "x"})
     net2, state2, epoch, header = load_training_state(path, optimizer)
-    assert epoch == 7 and header["metadata"]["note"] == "x"
+    assert epoch == 7
+    assert header["metadata"]["note"] == "x"
     for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(state2)):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(CheckpointError, match="does not match this optimiser"):
         load_training_state(path, optax.chain(optax.clip(1.0), optax.sgd(0.1, momentum=0.9)))
     model = save_checkpoint(tmp_path / "model.eqx", net)
-    with pytest.raises(CheckpointError, match="holds a model, not a training state"):
+    with pytest.raises(CheckpointError, match="contains a model, not a training state"):
         load_training_state(model, optimizer)

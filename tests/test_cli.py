@@ -68,7 +68,8 @@ def test_quick_run_writes_outputs(quick_run):
     assert {e["fault"] for e in summary["sweep"]} == {"neuron_dead", "synapse_dead"}
     assert "fault-free accuracy" in result.stdout
     report = (out / "report.md").read_text()
-    assert "Table I" in report and "| fault | rate |" in report
+    assert "Table I" in report
+    assert "| fault | rate |" in report
 
 
 def test_checkpoint_reuse_gives_same_fault_free_accuracy(quick_run, tmp_path):
@@ -143,7 +144,8 @@ def test_truncated_cifar_pickle(tmp_path, capsys):
     code = main(["run", "--quick", "--dataset", "cifar100", "--data-path", str(folder), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "train" in err and "Traceback" not in err
+    assert "train" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
 
@@ -156,6 +158,7 @@ def test_missing_data_folder(tmp_path, capsys):
 def test_help_names_units():
     result = run_cli("run", "--help")
     assert result.returncode == 0
-    assert "(ms)" in result.stdout and "[0, 1]" in result.stdout
+    assert "(ms)" in result.stdout
+    assert "[0, 1]" in result.stdout
     top = run_cli("--help")
     assert "run" in top.stdout

@@ -139,11 +139,11 @@ def test_nonfinite_propagation_rules():
     # Silent presynaptic neurons contribute nothing, whatever their weight.
     np.testing.assert_array_equal(propagate_nonfinite(prop, w, jnp.array([0.0, 0.0])), [0.0, 0.0, 0.0, 0.0])
     out = propagate_nonfinite(prop, w, jnp.array([1.0, 0.0]))
-    assert float(out[0]) == np.inf and float(out[1]) == 1.0 and float(out[2]) == 2.0 and np.isnan(float(out[3]))
+    np.testing.assert_array_equal(out, [np.inf, 1.0, 2.0, np.nan])
     out = propagate_nonfinite(prop, w, jnp.array([0.0, 1.0]))
-    assert float(out[0]) == -np.inf and float(out[1]) == 0.5 and float(out[2]) == np.inf and float(out[3]) == 1.0
+    np.testing.assert_array_equal(out, [-np.inf, 0.5, np.inf, 1.0])
     out = propagate_nonfinite(prop, w, jnp.array([1.0, 1.0]))
-    assert np.isnan(float(out[0])) and float(out[1]) == 1.5 and float(out[2]) == np.inf and np.isnan(float(out[3]))
+    np.testing.assert_array_equal(out, [np.nan, 1.5, np.inf, np.nan])
 
 
 def test_nan_membrane_never_fires_and_status_reports_it():

@@ -149,5 +149,6 @@ def test_repair_parameters_tune_by_gradient(setting):
         steps=3,
         masks_per_step=2,
     )
-    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert len(losses) == 3
+    assert all(np.isfinite(losses))
     assert float(tuned.eta) != pytest.approx(0.5, abs=1e-6)

@@ -100,30 +100,15 @@ def load_checkpoint(path: str | os.PathLike, *, expect_topology=None) -> tuple[S
     `expect_topology`.
     """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} not found; pass the model.eqx file written by 'lifa run'.")
+    skeleton, header = load_checkpoint_header_only(path)
     data = path.read_bytes()
     newline = data.find(b"\n")
-    try:
-        header = json.loads(data[:newline].decode("utf-8")) if newline > 0 else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        header = None
-    if not isinstance(header, dict) or header.get("format") != MAGIC:
-        raise CheckpointError(
-            f"{str(path)!r} is not a lifa_jax checkpoint; pass the model.eqx file written by 'lifa run'."
-        )
-    if header.get("schema_version") != SCHEMA_VERSION:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} has schema version {header.get('schema_version')!r}, this library "
-            f"reads version {SCHEMA_VERSION}; retrain or convert it with the version that wrote it."
-        )
     topology = header["network"]["topology"]
     if expect_topology is not None and list(expect_topology) != list(topology):
         raise CheckpointError(
             f"checkpoint {str(path)!r} has topology {topology}, but {list(expect_topology)} was requested; "
             "drop --topology or pass the matching one."
         )
-    skeleton = network_from_header(header["network"])
     try:
         network = eqx.tree_deserialise_leaves(io.BytesIO(data[newline + 1 :]), skeleton)
     except Exception as error:  # equinox raises several types for truncated or mismatched data
@@ -164,7 +149,7 @@ def load_training_state(path: str | os.PathLike, optimizer) -> tuple[SpikingNetw
     path = pathlib.Path(path)
     network, header = load_checkpoint_header_only(path)
     if header["metadata"].get("kind") != "training_state":
-        raise CheckpointError(f"{str(path)!r} holds a model, not a training state; use load_checkpoint for it.")
+        raise CheckpointError(f"{str(path)!r} contains a model, not a training state; use load_checkpoint for it.")
     opt_skeleton = optimizer.init(eqx.filter(network, eqx.is_inexact_array))
     data = path.read_bytes()
     newline = data.find(b"\n")
