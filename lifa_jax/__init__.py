@@ -17,6 +17,16 @@ from .dynamics import (
     lif_step,
     solve_circuit,
 )
+from .energy import (
+    COST_TABLES,
+    CostTable,
+    DomainGating,
+    NeuronGating,
+    NoGating,
+    energy_breakdown,
+    load_cost_table,
+    simulate_gated,
+)
 from .faults import (
     FAULT_KINDS,
     AbstractFault,
@@ -71,6 +81,14 @@ from .training import Arctan, FastSigmoid, Sigmoid, TrainConfig, Triangle, evalu
 __version__ = importlib.metadata.version("lifa_jax")
 
 __all__ = [
+    "COST_TABLES",
+    "CostTable",
+    "DomainGating",
+    "NeuronGating",
+    "NoGating",
+    "energy_breakdown",
+    "load_cost_table",
+    "simulate_gated",
     "AstrocytePlacement",
     "RetrogradeCircuit",
     "activation_clusters",

@@ -569,3 +569,32 @@ def test_routing_study_and_figures(tmp_path):
     plot_routing_comparison(study, tmp_path / "comparison.png")
     assert (tmp_path / "load.png").stat().st_size > 0
     assert (tmp_path / "comparison.png").stat().st_size > 0
+
+
+def test_routing_comparison_marks_infinite_latency(tmp_path):
+    # A saturated link makes the latency estimate infinite and its interval NaN;
+    # the figure must still be written and show those points as triangles.
+    study = run_routing_study(
+        SIZES,
+        layered_counts(),
+        mesh=MESH,
+        key=jax.random.key(0),
+        fault_rates=[0.1],
+        n_fault_maps=3,
+        routings=(XYRouting(),),
+        batch_size=4,
+    )
+    study["fault_free"]["xy"]["unicast"]["mean_latency_ns"] = float("inf")
+    study["faults"][0]["results"]["xy"]["unicast"]["mean_latency_ns"] = {
+        "mean": float("inf"),
+        "ci95_low": float("nan"),
+        "ci95_high": float("nan"),
+    }
+    fig = plot_routing_comparison(study, tmp_path / "comparison.png")
+    assert (tmp_path / "comparison.png").stat().st_size > 0
+    latency_panel = fig.axes[3]
+    triangles = [line for line in latency_panel.lines if line.get_marker() == "^"]
+    assert len(triangles) == 1
+    assert len(triangles[0].get_xdata()) == 2
+    # Finite schemes keep their ordinary lines and no triangle.
+    assert sum(line.get_marker() == "o" for line in latency_panel.lines) == 3

@@ -286,19 +286,23 @@ def plot_link_load(link_loads, mesh: Mesh, path: str | os.PathLike, *, title: st
     plt.close(fig)
 
 
-def plot_routing_comparison(study: dict, path: str | os.PathLike) -> None:
+def plot_routing_comparison(study: dict, path: str | os.PathLike):
     """Compare routings and schemes across fault rates and save the figure.
 
     Four panels: delivered fraction (higher is better), energy, busiest link
     load and mean latency (lower is better), for the fault-free mesh and each
     fault rate, one line per (routing, scheme) with its 95 % interval. Schemes
     that share a routing deliver the same destinations, so their
-    delivered-fraction lines coincide.
+    delivered-fraction lines coincide. An infinite mean (a saturated link makes
+    the latency estimate infinite) is drawn as a triangle at the top of its
+    panel.
 
     **Arguments:**
 
     - `study`: the dict returned by `run_routing_study`.
     - `path`: output file; the suffix picks the format.
+
+    **Returns:** the matplotlib figure, already saved and closed.
     """
     import matplotlib
 
@@ -317,6 +321,7 @@ def plot_routing_comparison(study: dict, path: str | os.PathLike) -> None:
     positions = np.arange(len(conditions))
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     for ax, (metric, label) in zip(axes.ravel(), panels, strict=True):
+        saturated = False
         for routing, by_scheme in study["fault_free"].items():
             for scheme, values in by_scheme.items():
                 means = [values[metric]]
@@ -326,8 +331,24 @@ def plot_routing_comparison(study: dict, path: str | os.PathLike) -> None:
                     means.append(stats["mean"])
                     low.append(stats["ci95_low"])
                     high.append(stats["ci95_high"])
+                means, low, high = (np.asarray(v, dtype=float) for v in (means, low, high))
                 line = ax.plot(positions, means, marker="o", label=f"{routing} {scheme}")
                 ax.fill_between(positions, low, high, color=line[0].get_color(), alpha=0.2)
+                infinite = np.isposinf(means)
+                if np.any(infinite):
+                    # A saturated link makes the latency infinite: mark it at the top of the panel.
+                    ax.plot(
+                        positions[infinite],
+                        np.full(int(infinite.sum()), 0.97),
+                        linestyle="none",
+                        marker="^",
+                        color=line[0].get_color(),
+                        transform=ax.get_xaxis_transform(),
+                        clip_on=False,
+                    )
+                    saturated = True
+        if saturated:
+            ax.text(0.5, 0.9, "triangle: infinite (a link saturated)", transform=ax.transAxes, ha="center")
         ax.set_xticks(positions, conditions, fontsize="small")
         ax.set_xlabel("fault rate (fraction of links and routers dead)")
         ax.set_ylabel(label)
@@ -335,3 +356,4 @@ def plot_routing_comparison(study: dict, path: str | os.PathLike) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return fig
