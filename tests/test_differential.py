@@ -7,27 +7,26 @@ import numpy as np
 import pytest
 
 from lifa_jax.faults import (
+    STATUS_DENSE_FALLBACK,
     STATUS_NONFINITE_WEIGHTS,
+    STATUS_OVERFLOW,
     NeuronDead,
     SynapseBitFlipFixed,
     SynapseBitFlipFloat,
     SynapseDead,
     SynapseSaturated,
-)
-from lifa_jax.faults.differential import (
-    STATUS_DENSE_FALLBACK,
-    STATUS_OVERFLOW,
-    _nonzero_indices,
+    describe_status,
     differential_accuracy,
     differential_run,
     draw_sparse_faults,
+    evaluate_mask,
     golden_run,
     sparse_fault_capacity,
     suggest_capacity,
     sweep_differential,
     to_network_faults,
 )
-from lifa_jax.faults.sweep import evaluate_mask
+from lifa_jax.faults.differential import _nonzero_indices
 from lifa_jax.network import RegularEncoder, SpikingNetwork, predict, simulate
 from lifa_jax.training import encode_batch
 
@@ -343,3 +342,15 @@ def test_unsupported_inputs_raise(net, spikes):
     keys = jax.random.split(jax.random.key(0), 2)
     with pytest.raises(ValueError, match="chunk_size must be at least 1"):
         sweep_differential(net, SynapseDead(0.01), keys, spikes, jnp.zeros(8, int), capacity=8, chunk_size=0)
+
+
+def test_describe_status_names_differential_flags():
+    assert describe_status(STATUS_OVERFLOW) == [
+        "a buffer of the differential engine overflowed (faulty synapses or changed spikes)"
+    ]
+    assert describe_status(STATUS_DENSE_FALLBACK | STATUS_OVERFLOW | STATUS_NONFINITE_WEIGHTS) == [
+        "the mask holds infinite or NaN weights",
+        "a buffer of the differential engine overflowed (faulty synapses or changed spikes)",
+        "the differential engine evaluated the mask with the dense path",
+    ]
+    assert describe_status(0) == []

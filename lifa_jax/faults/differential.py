@@ -53,14 +53,14 @@ from .specs import (
     SynapseDead,
     SynapseSaturated,
 )
-from .sweep import STATUS_NONFINITE_WEIGHTS, STATUS_OK, MaskResult, evaluate_mask
-
-STATUS_OVERFLOW = 4
-STATUS_DENSE_FALLBACK = 8
-DIFFERENTIAL_STATUS_FLAGS = {
-    STATUS_OVERFLOW: "a buffer of the differential path overflowed (faulty synapses or changed spikes)",
-    STATUS_DENSE_FALLBACK: "the mask was evaluated with the dense path",
-}
+from .sweep import (
+    STATUS_DENSE_FALLBACK,
+    STATUS_NONFINITE_WEIGHTS,
+    STATUS_OK,
+    STATUS_OVERFLOW,
+    MaskResult,
+    evaluate_mask,
+)
 
 SUPPORTED_FAULTS = (SynapseDead, SynapseSaturated, SynapseBitFlipFixed, SynapseBitFlipFloat)
 

@@ -15,9 +15,13 @@ from .specs import AbstractFault, Transient, draw_faults, with_rate
 STATUS_OK = 0
 STATUS_NONFINITE_WEIGHTS = 1
 STATUS_NONFINITE_MEMBRANE = 2
+STATUS_OVERFLOW = 4
+STATUS_DENSE_FALLBACK = 8
 STATUS_FLAGS = {
     STATUS_NONFINITE_WEIGHTS: "the mask holds infinite or NaN weights",
     STATUS_NONFINITE_MEMBRANE: "some membrane was infinite or NaN at the end of a sample",
+    STATUS_OVERFLOW: "a buffer of the differential engine overflowed (faulty synapses or changed spikes)",
+    STATUS_DENSE_FALLBACK: "the differential engine evaluated the mask with the dense path",
 }
 
 
@@ -29,8 +33,9 @@ def describe_status(status: int) -> list[str]:
 class MaskResult(eqx.Module):
     """Accuracies under one fault mask (or a batch of masks, leading axis).
 
-    `status` holds bit flags (`STATUS_NONFINITE_WEIGHTS`, `STATUS_NONFINITE_MEMBRANE`;
-    0 when nothing unusual happened). Accuracies are always finite: a non-finite
+    `status` holds bit flags (`STATUS_NONFINITE_WEIGHTS`, `STATUS_NONFINITE_MEMBRANE`,
+    and from the differential engine `STATUS_OVERFLOW`, `STATUS_DENSE_FALLBACK`;
+    0 when nothing unusual happened; `describe_status` spells them out). Accuracies are always finite: a non-finite
     membrane only changes which spikes happen.
     """
 
