@@ -162,3 +162,37 @@ def test_help_names_units():
     assert "[0, 1]" in result.stdout
     top = run_cli("--help")
     assert "run" in top.stdout
+
+
+def test_staged_output_publishes_on_success(tmp_path):
+    from lifa_jax.cli.common import staged_output
+
+    out = tmp_path / "results"
+    with staged_output(out, overwrite=False) as staging:
+        (staging / "summary.json").write_text("{}")
+    assert (out / "summary.json").read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+def test_staged_output_failure_keeps_old_results(tmp_path):
+    from lifa_jax.cli.common import staged_output
+
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with staged_output(out, overwrite=True) as staging:
+            (staging / "half.txt").write_text("half")
+            raise RuntimeError("boom")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+def test_staged_output_refuses_non_empty_folder(tmp_path):
+    from lifa_jax.cli.common import UserError, staged_output
+
+    (tmp_path / "old.txt").write_text("old")
+    with pytest.raises(UserError, match="not empty; choose another --out or pass --overwrite"):
+        with staged_output(tmp_path, overwrite=False):
+            pass
+    assert [p.name for p in tmp_path.iterdir()] == ["old.txt"]

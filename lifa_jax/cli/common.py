@@ -1,8 +1,10 @@
 """Pieces shared by the `lifa` subcommands."""
 
 import argparse
+import contextlib
 import datetime
 import pathlib
+import shutil
 
 
 class UserError(Exception):
@@ -47,3 +49,26 @@ def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
     parser.add_argument("--quick", action="store_true", help="small, fast settings for a smoke test")
+
+
+@contextlib.contextmanager
+def staged_output(out: pathlib.Path, *, overwrite: bool):
+    """Yield a staging folder for a command's results and publish it as `out` on success.
+
+    Every result is written into the staging folder; only when the block ends
+    without an exception is the folder renamed into place, so an interrupted or
+    failed command leaves `out` as it was. A non-empty `out` without
+    `overwrite` is a `UserError`.
+    """
+    from ..io import prepare_output_dir, publish_output_dir
+
+    try:
+        staging = prepare_output_dir(out, overwrite=overwrite)
+    except FileExistsError as error:
+        raise UserError(str(error)) from None
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish_output_dir(staging, out)

@@ -4,12 +4,11 @@ import argparse
 import csv
 import io
 import pathlib
-import shutil
 import sys
 
 import numpy as np
 
-from .common import UserError, add_output_arguments, default_out_dir
+from .common import UserError, add_output_arguments, default_out_dir, staged_output
 
 TRACE_COLUMNS = ("membrane", "calcium", "gliotransmitter")
 DRIVE_COLUMNS = ("i_syn", "i_ext", "domain_rate", "release_rate")
@@ -90,18 +89,8 @@ def run(args) -> int:
     setup = _validated_setup(args)
     out = args.out or default_out_dir("fit")
 
-    from ..io import prepare_output_dir, publish_output_dir
-
-    try:
-        staging = prepare_output_dir(out, overwrite=args.overwrite)
-    except FileExistsError as error:
-        raise UserError(str(error)) from None
-    try:
+    with staged_output(out, overwrite=args.overwrite) as staging:
         summary = _fit_in(setup, args, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish_output_dir(staging, out)
 
     for name, entry in summary["parameters"].items():
         print(f"{name}: {entry['initial']:.6g} -> {entry['fitted']:.6g} {entry['unit']}")

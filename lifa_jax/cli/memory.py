@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, parse_int_list
+from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, parse_int_list, staged_output
 
 # Settings that --quick changes, unless the option is given explicitly.
 FULL = {
@@ -185,20 +185,8 @@ def run(args) -> int:
         # if no JAX computation has run yet in this process.
         os.environ["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
 
-    from ..io import prepare_output_dir, publish_output_dir
-
-    try:
-        staging = prepare_output_dir(out, overwrite=args.overwrite)
-    except FileExistsError as error:
-        raise UserError(str(error)) from None
-    try:
+    with staged_output(out, overwrite=args.overwrite) as staging:
         _run_in(config, staging, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish_output_dir(staging, out)
     print(f"results written to {out}")
     return 0
 

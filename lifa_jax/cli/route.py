@@ -6,7 +6,7 @@ import pathlib
 import sys
 import time
 
-from .common import UserError, add_output_arguments, default_out_dir, parse_float_list
+from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, staged_output
 from .energy import (
     add_mesh_arguments,
     add_network_arguments,
@@ -92,20 +92,8 @@ def run(args) -> int:
     options = options_from_args(args)
     out = args.out or default_out_dir("route")
 
-    from ..io import prepare_output_dir, publish_output_dir
-
-    try:
-        staging = prepare_output_dir(out, overwrite=args.overwrite)
-    except FileExistsError as error:
-        raise UserError(str(error)) from None
-    try:
+    with staged_output(out, overwrite=args.overwrite) as staging:
         _run_in(options, staging, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish_output_dir(staging, out)
     print(f"results written to {out}")
     return 0
 

@@ -6,7 +6,7 @@ import pathlib
 import sys
 import time
 
-from .common import UserError, default_out_dir, parse_float_list, parse_int_list
+from .common import UserError, default_out_dir, parse_float_list, parse_int_list, staged_output
 
 # Settings that --quick changes, unless the option is given explicitly.
 FULL = {"epochs": 30, "masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "repair_passes": 20}
@@ -189,20 +189,8 @@ def run(args) -> int:
     config = config_from_args(args)
     out = args.out or default_out_dir("run")
 
-    from ..io import prepare_output_dir, publish_output_dir
-
-    try:
-        staging = prepare_output_dir(out, overwrite=args.overwrite)
-    except FileExistsError as error:
-        raise UserError(str(error)) from None
-    try:
+    with staged_output(out, overwrite=args.overwrite) as staging:
         code = _run_in(config, args, staging, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish_output_dir(staging, out)
     print(f"results written to {out}")
     return code
 
