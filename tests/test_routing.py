@@ -548,8 +548,8 @@ def test_poisson_counts_deterministic_with_mean_rate():
 # Study and figures.
 
 
-def test_routing_study_and_figures(tmp_path):
-    study = run_routing_study(
+def _xy_study() -> dict:
+    return run_routing_study(
         SIZES,
         layered_counts(),
         mesh=MESH,
@@ -559,6 +559,10 @@ def test_routing_study_and_figures(tmp_path):
         routings=(XYRouting(),),
         batch_size=4,
     )
+
+
+def test_routing_study_and_figures(tmp_path):
+    study = _xy_study()
     assert study["fault_free"]["xy"]["multicast"]["delivered_fraction"] == 1.0
     faulty = study["faults"][0]["results"]["xy"]["unicast"]["delivered_fraction"]
     assert faulty["ci95_low"] <= faulty["mean"] <= faulty["ci95_high"]
@@ -574,16 +578,7 @@ def test_routing_study_and_figures(tmp_path):
 def test_routing_comparison_marks_infinite_latency(tmp_path):
     # A saturated link makes the latency estimate infinite and its interval NaN;
     # the figure must still be written and show those points as triangles.
-    study = run_routing_study(
-        SIZES,
-        layered_counts(),
-        mesh=MESH,
-        key=jax.random.key(0),
-        fault_rates=[0.1],
-        n_fault_maps=3,
-        routings=(XYRouting(),),
-        batch_size=4,
-    )
+    study = _xy_study()
     study["fault_free"]["xy"]["unicast"]["mean_latency_ns"] = float("inf")
     study["faults"][0]["results"]["xy"]["unicast"]["mean_latency_ns"] = {
         "mean": float("inf"),

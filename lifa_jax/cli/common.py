@@ -55,8 +55,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 def staged_output(out: pathlib.Path, *, overwrite: bool):
     """Yield a staging folder for a command's results and publish it as `out` on success.
 
-    Every result is written into the staging folder; only when the block ends
-    without an exception is the folder renamed into place, so an interrupted or
+    Every result is written into the staging folder. The folder is renamed into
+    place only when the block ends without an exception, so an interrupted or
     failed command leaves `out` as it was. A non-empty `out` without
     `overwrite` is a `UserError`.
     """
