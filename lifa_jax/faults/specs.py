@@ -123,7 +123,8 @@ class AbstractFault(eqx.Module):
         return [p.reshape(s) for p, s in zip(pieces, shapes)]
 
 
-class _NeuronFault(AbstractFault):
+class _RateFault(AbstractFault):
+    # The fields every fault kind shares; Equinox runs this check before a subclass's own.
     rate: float | Array
     layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
     exact: bool = eqx.field(static=True, default=True, kw_only=True)
@@ -132,6 +133,25 @@ class _NeuronFault(AbstractFault):
     def __check_init__(self):
         _check_rate(self.rate)
 
+
+def _remove_failed(faults: NetworkFaults, field: str, layers, failed) -> NetworkFaults:
+    """Return `faults` with the failed units of `field` (an alive mask) set to 0."""
+    alive = list(getattr(faults, field))
+    for layer, f in zip(layers, failed):
+        alive[layer] = alive[layer] * (1.0 - f)
+    return eqx.tree_at(lambda x: getattr(x, field), faults, tuple(alive))
+
+
+def _flag_failed(faults: NetworkFaults, field: str, network, unit: str, layers, failed) -> NetworkFaults:
+    """Return `faults` with the failed units of the optional flag `field` set to 1."""
+    faults = _fill(faults, field, network, 0.0, unit)
+    flags = list(getattr(faults, field))
+    for layer, f in zip(layers, failed):
+        flags[layer] = jnp.maximum(flags[layer], f.astype(flags[layer].dtype))
+    return eqx.tree_at(lambda x: getattr(x, field), faults, tuple(flags))
+
+
+class _NeuronFault(_RateFault):
     def default_layers(self, network):
         # Neuron faults target the hidden layers (all layers for a network without one).
         n_layers = len(network.weights)
@@ -151,11 +171,7 @@ class NeuronDead(_NeuronFault):
         return "neuron_dead"
 
     def apply(self, network, faults, *, key):
-        layers, failed = self._neuron_failures(network, key)
-        alive = list(faults.neuron_alive)
-        for layer, f in zip(layers, failed):
-            alive[layer] = alive[layer] * (1.0 - f)
-        return eqx.tree_at(lambda x: x.neuron_alive, faults, tuple(alive))
+        return _remove_failed(faults, "neuron_alive", *self._neuron_failures(network, key))
 
 
 class NeuronSaturated(_NeuronFault):
@@ -166,12 +182,7 @@ class NeuronSaturated(_NeuronFault):
         return "neuron_saturated"
 
     def apply(self, network, faults, *, key):
-        layers, failed = self._neuron_failures(network, key)
-        faults = _fill(faults, "neuron_saturated", network, 0.0, "neuron")
-        sat = list(faults.neuron_saturated)
-        for layer, f in zip(layers, failed):
-            sat[layer] = jnp.maximum(sat[layer], f.astype(sat[layer].dtype))
-        return eqx.tree_at(lambda x: x.neuron_saturated, faults, tuple(sat))
+        return _flag_failed(faults, "neuron_saturated", network, "neuron", *self._neuron_failures(network, key))
 
 
 class NeuronStuck(_NeuronFault):
@@ -226,15 +237,7 @@ class NeuronParametric(_NeuronFault):
         return eqx.tree_at(lambda x: (x.threshold_factor, x.tau_factor), faults, (tuple(th), tuple(tau)))
 
 
-class _SynapseFault(AbstractFault):
-    rate: float | Array
-    layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
-    exact: bool = eqx.field(static=True, default=True, kw_only=True)
-    among: tuple[Array, ...] | None = eqx.field(default=None, kw_only=True)
-
-    def __check_init__(self):
-        _check_rate(self.rate)
-
+class _SynapseFault(_RateFault):
     def _replace(self, network, faults, layers, failed, values):
         faults = _fill(faults, "synapse_replaced", network, 0.0, "synapse")
         faults = _fill(faults, "synapse_value", network, 0.0, "synapse")
@@ -255,10 +258,7 @@ class SynapseDead(_SynapseFault):
     def apply(self, network, faults, *, key):
         layers = self.target_layers(network)
         failed = self._failed(network, key, [network.weights[layer].shape for layer in layers])
-        alive = list(faults.synapse_alive)
-        for layer, f in zip(layers, failed):
-            alive[layer] = alive[layer] * (1.0 - f)
-        return eqx.tree_at(lambda x: x.synapse_alive, faults, tuple(alive))
+        return _remove_failed(faults, "synapse_alive", layers, failed)
 
 
 class SynapseSaturated(_SynapseFault):
@@ -425,15 +425,7 @@ def _flip_masks(fault, key, shapes, positions):
     ]
 
 
-class _AstrocyteFault(AbstractFault):
-    rate: float | Array
-    layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
-    exact: bool = eqx.field(static=True, default=True, kw_only=True)
-    among: tuple[Array, ...] | None = eqx.field(default=None, kw_only=True)
-
-    def __check_init__(self):
-        _check_rate(self.rate)
-
+class _AstrocyteFault(_RateFault):
     def _astro_failures(self, network, key):
         layers = self.target_layers(network)
         return layers, self._failed(network, key, [(network.n_astrocytes[layer],) for layer in layers])
@@ -447,11 +439,7 @@ class AstrocyteDead(_AstrocyteFault):
         return "astrocyte_dead"
 
     def apply(self, network, faults, *, key):
-        layers, failed = self._astro_failures(network, key)
-        alive = list(faults.astrocyte_alive)
-        for layer, f in zip(layers, failed):
-            alive[layer] = alive[layer] * (1.0 - f)
-        return eqx.tree_at(lambda x: x.astrocyte_alive, faults, tuple(alive))
+        return _remove_failed(faults, "astrocyte_alive", *self._astro_failures(network, key))
 
 
 class AstrocyteStuck(_AstrocyteFault):
@@ -466,12 +454,7 @@ class AstrocyteStuck(_AstrocyteFault):
         return "astrocyte_stuck"
 
     def apply(self, network, faults, *, key):
-        layers, failed = self._astro_failures(network, key)
-        faults = _fill(faults, "astrocyte_stuck", network, 0.0, "astrocyte")
-        stuck = list(faults.astrocyte_stuck)
-        for layer, f in zip(layers, failed):
-            stuck[layer] = jnp.maximum(stuck[layer], f.astype(stuck[layer].dtype))
-        return eqx.tree_at(lambda x: x.astrocyte_stuck, faults, tuple(stuck))
+        return _flag_failed(faults, "astrocyte_stuck", network, "astrocyte", *self._astro_failures(network, key))
 
 
 class Transient(eqx.Module):
