@@ -124,7 +124,7 @@ class AbstractFault(eqx.Module):
 
 
 class _RateFault(AbstractFault):
-    # The fields every fault kind shares; Equinox runs this check before a subclass's own.
+    # The rate and target fields that every fault kind shares, with the rate check.
     rate: float | Array
     layers: tuple[int, ...] | None = eqx.field(static=True, default=None, kw_only=True)
     exact: bool = eqx.field(static=True, default=True, kw_only=True)
