@@ -206,55 +206,85 @@ def test_same_key_same_run():
 
 
 # --- Reference experiment: 70 % of one neuron's synapses stuck at zero ----------
+#
+# The rate comes back close to its pre-fault value only when the loop gain
+# g = k nu_0 / 100 is high (module docstring): with 80 synapses per neuron, the
+# count of the parameter sweep of Han, Islam & Sengupta (AAAI 2023), the neuron
+# would fire at ~205 Hz at PR(0) and g ~ 16; with 10 synapses it would fire at
+# ~40 Hz and g ~ 3.
 
 
 @functools.cache
-def reference_run(tau_syn: float = 5.0, repair: bool = True):
-    """Two neurons, 10 synapses each at PR(0) = 0.3 and 20 Hz; 7 synapses of neuron 1 fail at 200 s."""
+def reference_run(synapses: int = 80, tau_syn: float = 5.0, repair: bool = True):
+    """Two neurons at PR(0) = 0.3 and 20 Hz per synapse; 70 % of neuron 1's synapses fail at 200 s."""
     circuit = RetrogradeCircuit(tau_syn=tau_syn)
-    initial = jnp.full((2, 10), 0.3)
-    faulty = jnp.zeros((2, 10), dtype=bool).at[1, :7].set(True)
+    initial = jnp.full((2, synapses), 0.3)
+    faulty = jnp.zeros((2, synapses), dtype=bool).at[1, : round(0.7 * synapses)].set(True)
     return simulate_retrograde(
         circuit, initial, DURATION_MS, key=jax.random.key(0), faulty=faulty, fault_time_ms=FAULT_MS, repair=repair
     )
 
 
 def phase_rates(result):
-    """Rates before the fault (175-200 s), just after it (200-203 s) and late (300-400 s)."""
+    """Rates before the fault (175-200 s), in the first second after it (200-201 s) and late (300-400 s)."""
     return (
         np.asarray(result.window_rate(175_000.0, FAULT_MS)),
-        np.asarray(result.window_rate(FAULT_MS, 203_000.0)),
+        np.asarray(result.window_rate(FAULT_MS, 201_000.0)),
         np.asarray(result.window_rate(300_000.0, DURATION_MS)),
     )
 
 
-def test_reference_experiment_recovers():
-    before, just_after, late = phase_rates(reference_run())
-    # Measured with this key: 27.2 Hz before, 10 Hz just after, 16.3 Hz late (60 %).
-    # The fault removes 70 % of the releases, and DSE needs ~10 s (tau_AG) to relax.
-    assert just_after[1] < 0.5 * before[1]
-    assert late[1] > 0.5 * before[1]
-    assert late[1] > 1.4 * just_after[1]
-    # The healthy neuron keeps its rate.
-    assert abs(late[0] - before[0]) < 0.15 * before[0]
+def test_steady_state_constants():
+    astro = RetrogradeAstrocyte()
+    # DSE per Hz: -1000 per uM x 0.8 nM per spike x 10 s.
+    assert float(astro.steady_dse_per_hz()) == pytest.approx(-8.0, rel=1e-6)
+    # e-SP plateau: 55,000 per uM x 10 nM x 100 ms / 300 ms.
+    assert float(astro.esp_plateau()) == pytest.approx(550.0 / 3.0, rel=1e-6)
+
+
+def test_reference_experiment_recovers_close():
+    before, first_second, late = phase_rates(reference_run())
+    # Measured with keys 0 to 4: 33.8-34.0 Hz before, 15-18 Hz in the first
+    # second, late / before 0.919 to 0.923. The bound 0.9 leaves about five
+    # times that spread.
+    assert first_second[1] < 0.6 * before[1]
+    assert late[1] > 0.9 * before[1]
+    # Proportional feedback leaves a deficit: the loop needs a lower rate to
+    # hold the healthy synapses' release probability higher.
+    assert late[1] < before[1]
+    # The healthy neuron keeps its rate (late / before 0.996 to 1.009 measured).
+    assert abs(late[0] - before[0]) < 0.05 * before[0]
+
+
+def test_reference_without_astrocyte_does_not_recover():
+    before, _, late = phase_rates(reference_run())
+    plain_before, _, plain_late = phase_rates(reference_run(repair=False))
+    # Measured with keys 0 to 4: 204-207 Hz before, 89-90 Hz late (0.43 to 0.44).
+    assert plain_late[1] < 0.5 * plain_before[1]
+    assert late[1] / before[1] > 1.5 * plain_late[1] / plain_before[1]
 
 
 def test_reference_healthy_synapses_potentiated():
     result = reference_run()
     times = np.asarray(result.time)
     probability = np.asarray(result.release_probability)
-    before = probability[(times > 175_000) & (times <= FAULT_MS), 1, 7:].mean()
-    late = probability[times > 300_000, 1, 7:].mean()
-    assert late > 1.6 * before
-    assert np.all(probability[times > FAULT_MS, 1, :7] == 0.0)
+    before = probability[(times > 175_000) & (times <= FAULT_MS), 1, 56:].mean()
+    late = probability[times > 300_000, 1, 56:].mean()
+    # Measured: 0.032 before, 0.100 late.
+    assert late > 2.5 * before
+    assert np.all(probability[times > FAULT_MS, 1, :56] == 0.0)
 
 
-def test_reference_repair_beats_no_astrocyte():
-    before, _, late = phase_rates(reference_run())
-    plain_before, _, plain_late = phase_rates(reference_run(repair=False))
-    # Without retrograde modulation the neuron keeps about a quarter of its rate.
-    assert plain_late[1] < 0.35 * plain_before[1]
-    assert late[1] / before[1] > 1.5 * plain_late[1] / plain_before[1]
+def test_reference_follows_steady_state():
+    result = reference_run()
+    astro = RetrogradeAstrocyte()
+    late = np.asarray(result.time) > 300_000
+    _, _, late_rate = phase_rates(result)
+    # DSE = -8 % per Hz of the neuron's own rate; e-SP at its plateau once
+    # glutamate pulses come every 300 ms.
+    late_dse = np.asarray(result.dse)[late].mean(axis=0)
+    np.testing.assert_allclose(late_dse, float(astro.steady_dse_per_hz()) * late_rate, rtol=0.02)
+    assert float(np.asarray(result.esp)[late].mean()) == pytest.approx(float(astro.esp_plateau()), rel=0.01)
 
 
 def test_reference_glutamate_pulses_spaced():
@@ -266,13 +296,30 @@ def test_reference_glutamate_pulses_spaced():
     assert 320 <= late_pulses <= 334
 
 
+@pytest.mark.slow
+def test_ten_synapses_recover_partly():
+    # With 10 synapses the neuron would fire at ~40 Hz at PR(0), so the loop
+    # gain is ~3 and the linear loop predicts 0.64. Measured with keys 0 to 3:
+    # 26-27 Hz before, 16.2-16.7 Hz late (0.60 to 0.62); 0.71 is the linear
+    # bound for a neuron that fires once on every release.
+    before, first_second, late = phase_rates(reference_run(synapses=10))
+    plain_before, _, plain_late = phase_rates(reference_run(synapses=10, repair=False))
+    assert first_second[1] < 0.5 * before[1]
+    assert late[1] > 0.5 * before[1]
+    assert late[1] < 0.71 * before[1]
+    assert plain_late[1] < 0.35 * plain_before[1]
+
+
+@pytest.mark.slow
 def test_slow_synapse_recovers_closer():
     # A slower synaptic current with the same EPSP peak gives more charge per
     # release, so the neuron's rate responds more steeply to the release
-    # probability and the same DSE change restores more of it (77 % measured).
-    before, just_after, late = phase_rates(reference_run(tau_syn=100.0))
+    # probability, the loop gain rises and the same fault costs less of the
+    # rate (77 % measured with 10 synapses).
+    before, _, late = phase_rates(reference_run(synapses=10, tau_syn=100.0))
+    before_fast, _, late_fast = phase_rates(reference_run(synapses=10))
     assert late[1] > 0.7 * before[1]
-    assert just_after[1] < 0.6 * before[1]
+    assert late[1] / before[1] > late_fast[1] / before_fast[1]
 
 
 def test_simulate_does_not_recompile(caplog):
