@@ -21,13 +21,25 @@ import jax
 import numpy as np
 import xarray as xr
 
-from .faults import FAULT_KINDS, AbstractFault, Transient, mask_mesh, shard_keys, sweep_masks, with_rate
+from .faults import (
+    FAULT_KINDS,
+    STATUS_FLAGS,
+    AbstractEngine,
+    AbstractFault,
+    Dense,
+    Differential,
+    Transient,
+    mask_mesh,
+    shard_keys,
+    sweep_masks,
+)
 from .io import atomic_write_bytes, atomic_write_json
 from .network import SpikingNetwork
 from .pipeline import RunConfig, SweepSetup
 
 CAMPAIGN_FILE = "campaign.json"
 SCHEMA_VERSION = 1
+ENGINES = {"dense": Dense, "differential": Differential}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +54,8 @@ class CampaignConfig:
     - `devices`: number of devices to split masks over (1: no sharding).
     - `checkpoint`: the model file swept, or None to train one with `run`.
     - `transient`: redraw every mask on every time step instead of once per run.
+    - `engine`: sweep engine name (see `ENGINES`); `engine_options`: its keyword
+      options, e.g. `{"capacity": [4096, None]}` for `"differential"`.
     """
 
     run: RunConfig = RunConfig()
@@ -54,6 +68,8 @@ class CampaignConfig:
     devices: int = 1
     checkpoint: str | None = None
     transient: bool = False
+    engine: str = "dense"
+    engine_options: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first invalid setting and its fix."""
@@ -84,8 +100,18 @@ class CampaignConfig:
                 raise ValueError(
                     f"fault options given for unknown kind {kind!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
                 )
+        engine = self.build_engine()
         for kind in self.faults:
-            self.build_fault(kind, 0.0)
+            engine.check(self.build_fault(kind, 0.0), repair=self.repair, sharded=self.devices > 1)
+
+    def build_engine(self) -> AbstractEngine:
+        """Return the sweep engine named by `engine` with `engine_options`."""
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; use one of: {', '.join(sorted(ENGINES))}.")
+        try:
+            return ENGINES[self.engine](**self.engine_options)
+        except TypeError as error:
+            raise ValueError(f"invalid options {self.engine_options} for engine {self.engine!r}: {error}.") from None
 
     def build_fault(self, kind: str, rate: float) -> AbstractFault:
         """Return fault `kind` at `rate` with this campaign's options for it."""
@@ -172,6 +198,7 @@ def run_campaign(
     each of shape `(faults, rates, masks)`.
     """
     keys = jax.random.split(setup.mask_key, config.masks)
+    engine = config.build_engine()
     mesh = mask_mesh(jax.devices()[: config.devices]) if config.devices > 1 else None
     repair = setup.repair if config.repair else None
     bounds = chunk_bounds(config)
@@ -180,7 +207,7 @@ def run_campaign(
     for kind in config.faults:
         for r, rate in enumerate(config.rates):
             fault = config.build_fault(kind, rate)
-            fault = with_rate(fault, jax.numpy.asarray(rate, dtype=jax.numpy.float32))
+            fault = engine.compiled_fault(fault)
             for c, (start, stop) in enumerate(bounds):
                 path = chunk_path(folder, kind, r, c)
                 if not path.is_file():
@@ -198,6 +225,7 @@ def run_campaign(
                         adapt_spikes=setup.stream if repair else None,
                         chunk_size=(stop - start) // (config.devices if mesh is not None else 1),
                         mesh=mesh,
+                        engine=engine,
                     )
                     buffer = io.BytesIO()
                     np.savez(
@@ -255,7 +283,7 @@ def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: 
             "status": (
                 dims,
                 arrays["status"],
-                {"description": "bit flags: 1 non-finite weights, 2 non-finite membrane"},
+                {"description": "bit flags: " + ", ".join(f"{flag} {text}" for flag, text in STATUS_FLAGS.items())},
             ),
         },
         coords=coords,

@@ -1,29 +1,38 @@
 """Differential (concurrent) fault simulation against the dense path."""
 
+import json
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lifa_jax.campaign import CampaignConfig, config_differences
+from lifa_jax.cli import main
 from lifa_jax.faults import (
     STATUS_DENSE_FALLBACK,
     STATUS_NONFINITE_WEIGHTS,
     STATUS_OVERFLOW,
+    Dense,
+    Differential,
     NeuronDead,
     SynapseBitFlipFixed,
     SynapseBitFlipFloat,
     SynapseDead,
     SynapseSaturated,
+    Transient,
     describe_status,
     differential_accuracy,
     differential_run,
     draw_sparse_faults,
     evaluate_mask,
     golden_run,
+    run_sweep,
     sparse_fault_capacity,
     suggest_capacity,
     sweep_differential,
+    sweep_masks,
     to_network_faults,
 )
 from lifa_jax.faults.differential import _nonzero_indices
@@ -61,16 +70,18 @@ def compare_masks(net, spikes, fault, keys, capacities):
 
     def one(key):
         sparse = draw_sparse_faults(net, fault, key=key)
-        dense, predictions = dense_spikes_and_predictions(net, spikes, to_network_faults(net, sparse))
+        faults = to_network_faults(net, sparse)
+        dense, predictions = dense_spikes_and_predictions(net, spikes, faults)
+        mask_result = evaluate_mask(net, faults, spikes, golden.predictions, None, None, None)
         runs = []
         for capacity in capacities:
             run = differential_run(net, golden, sparse, capacity=capacity)
             differing = jnp.stack([jnp.sum(a != b) for a, b in zip(run.spikes, dense)])
             runs.append((differing, jnp.all(run.predictions == predictions), run.status, run.changed_spikes))
-        return sparse, runs, jnp.mean(predictions == golden.predictions)
+        return sparse, runs, mask_result
 
-    sparse, runs, dense_accuracy = jax.vmap(one)(keys)
-    return golden, golden_dense, sparse, runs, dense_accuracy
+    sparse, runs, dense_result = jax.vmap(one)(keys)
+    return golden, golden_dense, sparse, runs, dense_result
 
 
 def check_against_dense(runs):
@@ -211,8 +222,7 @@ class CompileCounter:
 
 
 def test_overflow_falls_back_to_dense(net, spikes, bitflips):
-    fault, (golden, _, _, runs, dense_accuracy) = bitflips
-    keys = jax.random.split(jax.random.key(4), N_MASKS)
+    fault, (golden, _, _, runs, dense) = bitflips
     labels = golden.predictions
     # A capacity (at most one scatter block, so not rounded up) that some masks exceed.
     largest = np.asarray(runs[0][3]).max(axis=1)
@@ -221,18 +231,167 @@ def test_overflow_falls_back_to_dense(net, spikes, bitflips):
     assert capacity <= 128
     assert 0 < int(overflowing.sum()) < N_MASKS
 
-    swept = sweep_differential(net, fault, keys, spikes, labels, capacity=capacity, chunk_size=2, golden=golden)
-    status = np.asarray(swept.status)
+    # run_sweep splits key 4 into the keys of the `bitflips` masks.
+    sweep = dict(n_masks=N_MASKS, key=jax.random.key(4), chunk_size=2, engine=Differential(capacity=capacity))
+    (record,) = run_sweep(net, [fault], spikes, labels, **sweep)
+    status = record["status"]
     np.testing.assert_array_equal(status & STATUS_OVERFLOW > 0, overflowing)
     np.testing.assert_array_equal(status & STATUS_DENSE_FALLBACK > 0, overflowing)
-    assert bool(jnp.all(jnp.isnan(swept.accuracy_repair)))
-    # Every mask, from either path, gets the dense path's accuracy.
-    np.testing.assert_array_equal(swept.accuracy_no_repair, dense_accuracy)
+    # Without the engine's own flags, every mask has the dense path's status and accuracy.
+    np.testing.assert_array_equal(status & ~(STATUS_OVERFLOW | STATUS_DENSE_FALLBACK), dense.status)
+    np.testing.assert_array_equal(record["accuracy_no_repair"], dense.accuracy_no_repair)
+    assert np.all(np.isnan(record["accuracy_repair"]))
 
     with CompileCounter() as compiles:
-        again = sweep_differential(net, fault, keys, spikes, labels, capacity=capacity, chunk_size=2, golden=golden)
+        (again,) = run_sweep(net, [fault], spikes, labels, **sweep)
     assert compiles.count == 0
-    np.testing.assert_array_equal(again.accuracy_no_repair, swept.accuracy_no_repair)
+    np.testing.assert_array_equal(again["accuracy_no_repair"], record["accuracy_no_repair"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "fault",
+    [SynapseBitFlipFixed(0.004), SynapseDead(0.05), SynapseSaturated(0.02, sign=0)],
+    ids=["bitflip_fixed", "dead", "saturated"],
+)
+def test_engines_agree_on_same_masks(net, spikes, fault):
+    keys = jax.random.split(jax.random.key(6), N_MASKS)
+    labels = jnp.zeros((spikes.shape[0],), jnp.int32)
+    result = eqx.filter_jit(sweep_masks)(net, fault, keys, spikes, labels, chunk_size=4, engine=Differential())
+    dense = jax.vmap(
+        lambda k: evaluate_mask(
+            net, to_network_faults(net, draw_sparse_faults(net, fault, key=k)), spikes, labels, None, None, None
+        )
+    )(keys)
+    np.testing.assert_array_equal(result.accuracy_no_repair, dense.accuracy_no_repair)
+    np.testing.assert_array_equal(result.status, dense.status)
+
+
+def test_differential_engine_rejects_unsupported(net, spikes):
+    keys = jax.random.split(jax.random.key(0), 2)
+    labels = jnp.zeros((spikes.shape[0],), jnp.int32)
+    engine = Differential(capacity=64)
+    with pytest.raises(ValueError, match="does not support fault kind 'neuron_dead' \\(NeuronDead\\); it supports"):
+        sweep_masks(net, NeuronDead(0.1), keys, spikes, labels, engine=engine)
+    with pytest.raises(ValueError, match="does not support transient faults \\('synapse_dead_transient'\\)"):
+        sweep_masks(net, Transient(SynapseDead(0.1)), keys, spikes, labels, engine=engine)
+    with pytest.raises(ValueError, match="does not support 'synapse_dead' restricted by `among`"):
+        among = (jnp.ones((16, 24), bool),)
+        sweep_masks(net, SynapseDead(0.1, among=among, layers=(0,)), keys, spikes, labels, engine=engine)
+    with pytest.raises(ValueError, match="does not evaluate repair"):
+        run_sweep(
+            net,
+            [SynapseDead(0.1)],
+            spikes,
+            labels,
+            n_masks=2,
+            key=keys[0],
+            repair=object(),
+            engine=engine,
+            set_points=object(),
+            adapt_spikes=spikes,
+        )
+    with pytest.raises(ValueError, match="capacity must be None, a positive int"):
+        Differential(capacity=(64, 0))
+    # The dense engine accepts every kind; a check costs nothing.
+    Dense().check(NeuronDead(0.1), repair=True, sharded=True)
+
+
+def test_campaign_config_records_engine():
+    config = CampaignConfig(
+        faults=("synapse_dead",), repair=False, engine="differential", engine_options={"capacity": [512, None]}
+    )
+    config.validate()
+    stored = json.loads(json.dumps(config.to_dict()))
+    assert stored["engine"] == "differential"
+    assert stored["engine_options"] == {"capacity": [512, None]}
+    assert CampaignConfig.from_dict(stored).build_engine() == Differential(capacity=(512, None))
+    dense = CampaignConfig(faults=("synapse_dead",), repair=False)
+    assert config_differences(stored, dense.to_dict()) == ["engine", "engine_options.capacity"]
+    with pytest.raises(ValueError, match="does not support fault kind 'neuron_dead'"):
+        CampaignConfig(faults=("neuron_dead",), repair=False, engine="differential").validate()
+    with pytest.raises(ValueError, match="unknown engine 'sparse'; use one of: dense, differential"):
+        CampaignConfig(engine="sparse").validate()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from lifa_jax.io import save_checkpoint
+
+    path = tmp_path_factory.mktemp("model") / "model.eqx"
+    save_checkpoint(path, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
+    return path
+
+
+def cli_sweep(checkpoint, out, *extra):
+    args = ["sweep", "--checkpoint", str(checkpoint), "--rates", "0.01", "--masks", "4", "--chunk-size", "2"]
+    return main([*args, "--max-test", "30", "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--engine", "differential", "--no-repair", "--faults", "synapse_dead,neuron_dead"],
+            "--engine differential does not support fault kind 'neuron_dead'; it supports synapse_dead",
+        ),
+        (["--engine", "differential", "--faults", "synapse_dead"], "does not evaluate repair; add --no-repair"),
+        (["--faults", "synapse_dead", "--capacity", "64"], "--capacity applies only to --engine differential"),
+        (
+            ["--engine", "differential", "--no-repair", "--faults", "synapse_dead", "--capacity", "0"],
+            "--capacity must be a positive integer or 'none'",
+        ),
+        (
+            ["--engine", "differential", "--no-repair", "--faults", "synapse_dead", "--capacity", "64,64"],
+            "--capacity gives 2 values but the network \\[64, 24, 10\\] has 1 hidden layers",
+        ),
+        (
+            ["--engine", "differential", "--no-repair", "--faults", "synapse_dead", "--rates", "0.9"],
+            "fault kind 'synapse_dead': rate 0.9 fails",
+        ),
+    ],
+    ids=["kind", "repair", "capacity_dense", "capacity_zero", "capacity_layers", "rate"],
+)
+def test_cli_engine_bad_input(checkpoint, tmp_path, capsys, extra, message):
+    import re
+
+    out = tmp_path / "o"
+    code = cli_sweep(checkpoint, out, *extra)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_cli_resume_other_engine_rejected(checkpoint, tmp_path, capsys):
+    out = tmp_path / "c"
+    out.mkdir()
+    config = CampaignConfig(
+        faults=("synapse_dead",),
+        rates=(0.01,),
+        masks=4,
+        chunk_size=2,
+        repair=False,
+        checkpoint=str(checkpoint),
+        engine="differential",
+    )
+    (out / "campaign.json").write_text(json.dumps({"schema_version": 1, "config": config.to_dict()}))
+    code = main(["sweep", "--resume", str(out), "--engine", "dense"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "started with other settings (engine)" in err
+
+
+@pytest.mark.slow
+def test_cli_differential_campaign_resumes(checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    extra = ["--engine", "differential", "--capacity", "none", "--no-repair", "--faults", "synapse_bitflip_fixed"]
+    assert cli_sweep(checkpoint, out, *extra) == 0
+    stored = json.loads((out / "campaign.json").read_text())["config"]
+    assert stored["engine"] == "differential"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sweep"][0]["masks"] == 4
+    assert main(["sweep", "--resume", str(out)]) == 0
 
 
 @pytest.mark.slow

@@ -22,6 +22,8 @@ DEFAULTS = {
     "bits": None,
     "fixed_format": "2.6",
     "transient": False,
+    "engine": "dense",
+    "capacity": None,
 }
 CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS))
 
@@ -50,6 +52,25 @@ def register(subparsers) -> None:
         action="store_true",
         default=sup,
         help="redraw each mask on every time step (transient faults) instead of once per run",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("dense", "differential"),
+        default=sup,
+        help=(
+            "how masks are evaluated: dense simulates the whole network per mask (default); differential "
+            "propagates each mask's differences from one fault-free run (synapse_dead, synapse_saturated and "
+            "synapse bit flips only, with --no-repair; it draws other masks than dense from the same seed)"
+        ),
+    )
+    p.add_argument(
+        "--capacity",
+        default=sup,
+        help=(
+            "with --engine differential: changed spikes (count, over all test samples and steps) each hidden "
+            "layer may hold per mask, as one value or one per hidden layer, e.g. 4096 or 4096,none; 'none' uses "
+            "a dense product for that layer (default none; masks that overflow are re-run densely)"
+        ),
     )
     p.add_argument("--bits", default=sup, help="bit positions bit flips may hit, e.g. 7 or 23,24,30 (default all)")
     p.add_argument(
@@ -114,6 +135,16 @@ def build_config(settings: dict):
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
     if "synapse_bitflip_float" in faults:
         options["synapse_bitflip_float"] = {"bits": bits}
+    engine = str(settings["engine"])
+    if engine not in ("dense", "differential"):
+        raise UserError(f"--engine must be dense or differential, got {engine!r}.")
+    engine_options = {}
+    if settings["capacity"] is not None:
+        if engine != "differential":
+            raise UserError("--capacity applies only to --engine differential; drop it or add --engine differential.")
+        engine_options["capacity"] = _parse_capacity(settings["capacity"])
+    if engine == "differential":
+        _check_differential_settings(faults, settings)
     try:
         run = RunConfig(
             dataset=settings["dataset"],
@@ -135,6 +166,8 @@ def build_config(settings: dict):
             devices=settings["devices"],
             checkpoint=settings["checkpoint"],
             transient=bool(settings["transient"]),
+            engine=engine,
+            engine_options=engine_options,
         )
         config.validate()
     except ValueError as error:
@@ -142,6 +175,68 @@ def build_config(settings: dict):
     if config.run.dataset != "digits" and config.run.data_path is None:
         raise UserError(f"--dataset {config.run.dataset} needs --data-path pointing at the downloaded files.")
     return config
+
+
+def _parse_capacity(value) -> int | None | list[int | None]:
+    """Parse `--capacity`: an int or 'none', or a comma-separated list of them (one per hidden layer)."""
+    parts = value if isinstance(value, list) else str(value).split(",")
+    parsed = []
+    for part in parts:
+        text = "none" if part is None else str(part).strip().lower()
+        if text == "none":
+            parsed.append(None)
+            continue
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise UserError(
+                f"--capacity must be a positive integer or 'none' per hidden layer, got {part!r}; e.g. 4096,none."
+            )
+        parsed.append(number)
+    return parsed[0] if len(parsed) == 1 else parsed
+
+
+def _check_differential_settings(faults: tuple[str, ...], settings: dict) -> None:
+    """Raise `UserError` for settings the differential engine cannot run."""
+    from ..faults import FAULT_KINDS
+    from ..faults.differential import SUPPORTED_FAULTS
+
+    supported = [name for name, cls in FAULT_KINDS.items() if cls in SUPPORTED_FAULTS]
+    for kind in faults:
+        if kind in FAULT_KINDS and kind not in supported:
+            raise UserError(
+                f"--engine differential does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
+                "Remove the kind from --faults or pass --engine dense."
+            )
+    if settings["repair"]:
+        raise UserError("--engine differential does not evaluate repair; add --no-repair or pass --engine dense.")
+    if settings["transient"]:
+        raise UserError("--engine differential does not support --transient faults; pass --engine dense.")
+    if int(settings["devices"]) > 1:
+        raise UserError("--engine differential runs on one device; pass --devices 1 or --engine dense.")
+
+
+def _check_engine_rates(config, network) -> None:
+    """Check, before any heavy work, that the differential engine can size its buffers at every rate."""
+    if config.engine != "differential":
+        return
+    from ..faults import sparse_fault_capacity
+
+    n_hidden = len(network.topology) - 2
+    capacity = config.engine_options.get("capacity")
+    if isinstance(capacity, list) and len(capacity) != n_hidden:
+        raise UserError(
+            f"--capacity gives {len(capacity)} values but the network {list(network.topology)} has {n_hidden} "
+            "hidden layers; give one value, or one per hidden layer."
+        )
+    for kind in config.faults:
+        for rate in config.rates:
+            try:
+                sparse_fault_capacity(network, config.build_fault(kind, rate))
+            except ValueError as error:
+                raise UserError(f"--engine differential, fault kind {kind!r}: {error}") from None
 
 
 def run(args) -> int:
@@ -175,10 +270,22 @@ def run(args) -> int:
         folder = args.out or default_out_dir("sweep")
 
     network, data, topology_note = _load_inputs(config, folder)
+    _check_engine_rates(config, network if network is not None else _network_shape(config, data))
     if args.resume is None:
         _claim_folder(folder, overwrite=args.overwrite)
         write_campaign_file(folder, config)
     return _execute(config, folder, network, data, topology_note)
+
+
+def _network_shape(config, data):
+    """Return the network `lifa sweep` would train, as shapes only (nothing is computed)."""
+    import equinox as eqx
+    import jax
+
+    from .. import pipeline
+
+    topology = pipeline.resolve_topology(config.run, data)
+    return eqx.filter_eval_shape(lambda: pipeline.build_network(config.run, topology, key=jax.random.key(0)))
 
 
 def _settings_from_config(config) -> dict:
@@ -208,7 +315,17 @@ def _settings_from_config(config) -> dict:
         "bits": bits,
         "fixed_format": fixed,
         "transient": config.transient,
+        "engine": config.engine,
+        "capacity": _capacity_setting(config.engine_options.get("capacity")),
     }
+
+
+def _capacity_setting(capacity) -> str | None:
+    """Return a stored capacity in the form `--capacity` takes (None when absent)."""
+    if capacity is None:
+        return None
+    values = capacity if isinstance(capacity, list) else [capacity]
+    return ",".join("none" if c is None else str(c) for c in values)
 
 
 def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:

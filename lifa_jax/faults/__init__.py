@@ -1,6 +1,7 @@
 """Fault models, mask drawing and vmapped fault sweeps."""
 
 from .differential import (
+    Differential,
     DifferentialResult,
     DifferentialRun,
     GoldenRun,
@@ -41,6 +42,8 @@ from .sweep import (
     STATUS_NONFINITE_WEIGHTS,
     STATUS_OK,
     STATUS_OVERFLOW,
+    AbstractEngine,
+    Dense,
     MaskResult,
     accuracy_under,
     describe_status,
@@ -60,9 +63,12 @@ __all__ = [
     "STATUS_NONFINITE_WEIGHTS",
     "STATUS_OK",
     "STATUS_OVERFLOW",
+    "AbstractEngine",
     "AbstractFault",
     "AstrocyteDead",
     "AstrocyteStuck",
+    "Dense",
+    "Differential",
     "DifferentialResult",
     "DifferentialRun",
     "GoldenRun",

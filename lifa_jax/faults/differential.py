@@ -52,12 +52,15 @@ from .specs import (
     SynapseBitFlipFloat,
     SynapseDead,
     SynapseSaturated,
+    Transient,
 )
 from .sweep import (
     STATUS_DENSE_FALLBACK,
+    STATUS_NONFINITE_MEMBRANE,
     STATUS_NONFINITE_WEIGHTS,
     STATUS_OK,
     STATUS_OVERFLOW,
+    AbstractEngine,
     MaskResult,
     evaluate_mask,
 )
@@ -141,7 +144,7 @@ def golden_run(network: SpikingNetwork, spikes: Float[Array, "samples steps inpu
         synaptic = _dense_synaptic(network, weights, presynaptic)
         all_spikes.append(presynaptic)
         all_synaptic.append(synaptic)
-        presynaptic, output_membrane = _layer_dynamics(network, layer, synaptic)
+        presynaptic, output_membrane, _ = _layer_dynamics(network, layer, synaptic)
 
     predictions = _predictions(presynaptic, output_membrane)
     return GoldenRun(tuple(all_spikes), tuple(all_synaptic), predictions)
@@ -161,14 +164,15 @@ def _layer_dynamics(
     synaptic: Float[Array, "steps samples post"],
     presynaptic: Float[Array, "steps samples pre"] | None = None,
     entries: "_LayerEntries | None" = None,
-) -> tuple[Float[Array, "steps samples post"], Float[Array, "samples post"]]:
+) -> tuple[Float[Array, "steps samples post"], Float[Array, "samples post"], Int[Array, ""]]:
     """Run one layer's neurons and astrocytes on its synaptic input, as `SpikingNetwork.step` does without faults.
 
     With `entries`, the faulty-weight correction $\\delta W^\\top s$ of each step is
     added to `synaptic` inside the loop, where the step's spikes are in cache.
 
-    **Returns:** the layer's spikes and its time-averaged membrane (used for the
-    output layer's tie-break).
+    **Returns:** the layer's spikes, its time-averaged membrane (used for the
+    output layer's tie-break) and the number of membranes that are infinite or NaN
+    at the end of a sample, summed over samples.
     """
     steps, samples = synaptic.shape[:2]
     n_post = network.topology[layer + 1]
@@ -198,8 +202,9 @@ def _layer_dynamics(
         jnp.zeros((samples, n_post)),
     )
     xs = (synaptic, presynaptic if entries is not None else jnp.zeros((steps, 0)))
-    (_, _, v_sum), spikes = jax.lax.scan(body, carry0, xs)
-    return spikes, v_sum / steps
+    (neuron_state, _, v_sum), spikes = jax.lax.scan(body, carry0, xs)
+    nonfinite = jnp.sum(~jnp.isfinite(neuron_state.v)).astype(jnp.int32)
+    return spikes, v_sum / steps, nonfinite
 
 
 def _predictions(output_spikes: Array, output_membrane: Array) -> Int[Array, " samples"]:
@@ -675,7 +680,9 @@ class DifferentialRun(eqx.Module):
     - `fault_count`: faulty positions of the mask (`SparseSynapseFaults.count`).
     - `status`: `STATUS_OVERFLOW` when a buffer overflowed, so the results are
       not valid. `STATUS_NONFINITE_WEIGHTS` when a faulty weight is infinite or
-      NaN, which only the dense path propagates.
+      NaN, which only the dense path propagates. `STATUS_NONFINITE_MEMBRANE` when
+      a membrane is infinite or NaN at the end of a sample; the corrections may
+      then round or cancel otherwise than the dense product.
     """
 
     spikes: tuple[Float[Array, "samples steps neurons"], ...]
@@ -702,6 +709,7 @@ def _normalise_capacity(network: SpikingNetwork, capacity) -> tuple[int | None, 
 def _propagate(network: SpikingNetwork, golden: GoldenRun, sparse: SparseSynapseFaults, capacity):
     """Return the faulty spikes of every layer, the output membrane, changed-spike counts and the status."""
     overflow = sparse.overflow
+    nonfinite_membranes = jnp.int32(0)
     presynaptic, changed = golden.spikes[0], None
     all_spikes, changed_counts = [], []
     output_membrane = None
@@ -720,7 +728,8 @@ def _propagate(network: SpikingNetwork, golden: GoldenRun, sparse: SparseSynapse
                 synaptic, layer_overflow = _add_changed_spikes(weights, changed, synaptic, capacity[layer - 1])
                 overflow = overflow | layer_overflow
 
-        spikes, output_membrane = _layer_dynamics(network, layer, synaptic, presynaptic, entries)
+        spikes, output_membrane, layer_nonfinite = _layer_dynamics(network, layer, synaptic, presynaptic, entries)
+        nonfinite_membranes = nonfinite_membranes + layer_nonfinite
         all_spikes.append(spikes)
         if layer + 1 < len(network.weights):
             changed = spikes - golden.spikes[layer + 1]
@@ -728,7 +737,11 @@ def _propagate(network: SpikingNetwork, golden: GoldenRun, sparse: SparseSynapse
             presynaptic = spikes
 
     nonfinite = jnp.any(sparse.valid & ~jnp.isfinite(sparse.value)) if sparse.nonfinite else jnp.bool_(False)
-    status = jnp.where(overflow, STATUS_OVERFLOW, STATUS_OK) | jnp.where(nonfinite, STATUS_NONFINITE_WEIGHTS, STATUS_OK)
+    status = (
+        jnp.where(overflow, STATUS_OVERFLOW, STATUS_OK)
+        | jnp.where(nonfinite, STATUS_NONFINITE_WEIGHTS, STATUS_OK)
+        | jnp.where(nonfinite_membranes > 0, STATUS_NONFINITE_MEMBRANE, STATUS_OK)
+    )
     counts = jnp.stack(changed_counts) if changed_counts else jnp.zeros((0,), jnp.int32)
     return tuple(all_spikes), output_membrane, counts, status.astype(jnp.int32)
 
@@ -774,8 +787,9 @@ def differential_run(
 class DifferentialResult(eqx.Module):
     """Accuracy under one mask (or a batch of masks, leading axis) from the differential path.
 
-    `accuracy` is NaN where `status` flags `STATUS_OVERFLOW` or
-    `STATUS_NONFINITE_WEIGHTS`; evaluate those masks with the dense path.
+    `accuracy` is NaN wherever `status` is not 0 (`STATUS_OVERFLOW`,
+    `STATUS_NONFINITE_WEIGHTS`, `STATUS_NONFINITE_MEMBRANE`); evaluate those masks
+    with the dense path, as `sweep_differential` does.
     """
 
     accuracy: Float[Array, "..."]
@@ -835,22 +849,10 @@ def differential_masks(
     return jax.lax.map(one, keys, batch_size=chunk_size)
 
 
-def _dense_masks(network, fault, keys, spikes, labels, fault_capacity, chunk_size):
-    """Evaluate the sparse masks drawn from `keys` with the dense path."""
-
-    def one(key):
-        sparse = draw_sparse_faults(network, fault, key=key, capacity=fault_capacity)
-        faults = to_network_faults(network, sparse)
-        return evaluate_mask(network, faults, spikes, labels, None, None, None)
-
-    return jax.lax.map(one, keys, batch_size=chunk_size)
+_FALLBACK_FLAGS = STATUS_OVERFLOW | STATUS_NONFINITE_WEIGHTS | STATUS_NONFINITE_MEMBRANE
 
 
-_golden_run_jit = eqx.filter_jit(golden_run)
-_differential_masks_jit = eqx.filter_jit(differential_masks)
-_dense_masks_jit = eqx.filter_jit(_dense_masks)
-
-
+@eqx.filter_jit
 def sweep_differential(
     network: SpikingNetwork,
     fault: AbstractFault,
@@ -864,17 +866,26 @@ def sweep_differential(
 ) -> MaskResult:
     """Evaluate one synapse fault kind and rate under one sparse mask per key, by differential simulation.
 
-    Runs the golden network once (unless `golden` is given), evaluates every mask
-    with the differential path in chunks of `chunk_size`, then evaluates with the
-    dense path (`evaluate_mask`, on the same mask via `to_network_faults`) every
-    mask that overflowed a buffer or contains a non-finite weight, and flags those
-    `STATUS_DENSE_FALLBACK`. Compiles on the first call; not itself jittable,
-    because the fallback masks are chosen from the first pass's results.
+    Runs the golden network once (unless `golden` is given) and evaluates every
+    mask with the differential path in chunks of `chunk_size`. Then, one mask at a
+    time, it evaluates with the dense path (`evaluate_mask` on `to_network_faults`
+    of the same mask) every mask whose status is not 0: a changed-spike buffer or
+    a layer's share of the fault list overflowed, or a weight or membrane is
+    infinite or NaN. Those masks keep `STATUS_OVERFLOW` if it was set, take the
+    dense path's non-finite flags and gain `STATUS_DENSE_FALLBACK`. The fallback
+    runs under `jax.lax.cond`, so masks that need none cost nothing there.
+
+    A Bernoulli-mode mask with more faulty positions than the whole list holds
+    (sized 8 standard deviations above the mean, see `sparse_fault_capacity`)
+    cannot be redrawn under `jit`; it keeps `STATUS_OVERFLOW` and a NaN accuracy.
+
+    Jitted with `eqx.filter_jit`: it compiles once per fault, rate, capacity and
+    number of keys. The engine `Differential` runs it inside `sweep_masks`.
 
     **Arguments:**
 
     - `fault`: a supported synapse fault (see `draw_sparse_faults`) with a
-      concrete `rate`.
+      concrete `rate` (a Python float).
     - `keys`: one PRNG key per mask; the same keys give the same masks.
     - `spikes`: encoded inputs `(samples, steps, topology[0])`; `labels`: their classes.
     - `capacity`: see `differential_run`.
@@ -884,41 +895,108 @@ def sweep_differential(
     **Returns:** a `MaskResult` with fields of shape `(len(keys),)`;
     `accuracy_repair` is NaN (repair is not supported on this path).
     """
-    _normalise_capacity(network, capacity)
     _check_spikes(network, spikes)
+    capacity = _normalise_capacity(network, capacity)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}; pass the masks evaluated together.")
     sizes = sparse_fault_capacity(network, fault)
-    golden = _golden_run_jit(network, spikes) if golden is None else golden
-    capacity = _normalise_capacity(network, capacity)
+    golden = golden_run(network, spikes) if golden is None else golden
 
-    result = _differential_masks_jit(
+    first = differential_masks(
         network, fault, keys, golden, labels, capacity=capacity, fault_capacity=sizes, chunk_size=chunk_size
     )
-    accuracy = np.asarray(result.accuracy).copy()
-    status = np.asarray(result.status).copy()
+    complete = first.fault_count <= sizes[0]
+    redo = complete & ((first.status & _FALLBACK_FLAGS) != 0)
 
-    redo = np.flatnonzero(status & (STATUS_OVERFLOW | STATUS_NONFINITE_WEIGHTS))
-    if redo.size:
-        # A mask with more faulty positions than its list draws again in full with a larger list.
-        largest = int(np.asarray(result.fault_count)[redo].max())
-        sizes_full = (max(sizes[0], largest), sizes[1])
-        # Groups of chunk_size keys (the last one padded by repeating a key) compile once.
-        padded = np.resize(redo, -(-redo.size // chunk_size) * chunk_size)
-        dense = [
-            _dense_masks_jit(network, fault, keys[group], spikes, labels, sizes_full, chunk_size)
-            for group in padded.reshape(-1, chunk_size)
-        ]
-        dense_accuracy = np.concatenate([np.asarray(d.accuracy_no_repair) for d in dense])[: redo.size]
-        dense_status = np.concatenate([np.asarray(d.status) for d in dense])[: redo.size]
-        accuracy[redo] = dense_accuracy
-        status[redo] = status[redo] | dense_status | STATUS_DENSE_FALLBACK
+    def fallback(inputs):
+        key, again, accuracy, status = inputs
 
+        def dense():
+            sparse = draw_sparse_faults(network, fault, key=key, capacity=sizes)
+            result = evaluate_mask(network, to_network_faults(network, sparse), spikes, labels, None, None, None)
+            flags = (status & STATUS_OVERFLOW) | result.status | STATUS_DENSE_FALLBACK
+            return result.accuracy_no_repair.astype(accuracy.dtype), flags.astype(status.dtype)
+
+        return jax.lax.cond(again, dense, lambda: (accuracy, status))
+
+    # No batch_size: a sequential map keeps the cond a real branch (under vmap both branches run).
+    accuracy, status = jax.lax.map(fallback, (keys, redo, first.accuracy, first.status))
     return MaskResult(
-        accuracy_no_repair=jnp.asarray(accuracy),
+        accuracy_no_repair=accuracy,
         accuracy_repair=jnp.full(accuracy.shape, jnp.nan),
-        status=jnp.asarray(status, dtype=jnp.int32),
+        status=status,
     )
+
+
+def _capacity_field(capacity):
+    """Return `capacity` with a list turned into a tuple (static fields must be hashable)."""
+    if isinstance(capacity, list | tuple):
+        return tuple(capacity)
+    return capacity
+
+
+class Differential(AbstractEngine):
+    """Sweep engine that propagates each mask's differences from one fault-free run.
+
+    Masks are drawn with `draw_sparse_faults` and evaluated with
+    `sweep_differential`; masks whose status is not 0 are evaluated again with the
+    dense path. For the same keys the masks differ from those of `Dense()`, which
+    draws with `draw_faults`, but they follow the same distribution. On the same
+    masks both engines give the same accuracies and statuses, up to the rounding
+    caveat in `lifa_jax.faults.differential`.
+
+    Supports `SynapseDead`, `SynapseSaturated`, `SynapseBitFlipFixed` and
+    `SynapseBitFlipFloat` without `among`, with a concrete rate. It does not
+    support transient faults, repair or sharding over a mesh; use `Dense()` for
+    those.
+
+    - `capacity`: changed spikes each hidden layer may hold per mask, over all
+      samples and steps (see `differential_run`). An int for every hidden layer,
+      or one int or `None` per hidden layer. `None` (the default) propagates a
+      hidden layer with a dense product through the faulty weights, which never
+      overflows. `suggest_capacity` picks values from a few trial masks.
+    """
+
+    capacity: int | None | tuple[int | None, ...] = eqx.field(static=True, default=None, converter=_capacity_field)
+
+    def __check_init__(self):
+        entries = self.capacity if isinstance(self.capacity, tuple) else (self.capacity,)
+        if any(c is not None and (not isinstance(c, int | np.integer) or c < 1) for c in entries):
+            raise ValueError(
+                f"capacity must be None, a positive int, or one of those per hidden layer, got {self.capacity!r}; "
+                "for example Differential(capacity=4096) or Differential(capacity=(4096, None))."
+            )
+
+    def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
+        """Raise `ValueError` naming the fault kind when the differential engine cannot sweep `fault`."""
+        if isinstance(fault, Transient):
+            raise ValueError(
+                f"the differential engine does not support transient faults ({fault.name!r}); use engine=Dense()."
+            )
+        if not isinstance(fault, SUPPORTED_FAULTS):
+            names = ", ".join(cls.__name__ for cls in SUPPORTED_FAULTS)
+            raise ValueError(
+                f"the differential engine does not support fault kind {fault.name!r} ({type(fault).__name__}); "
+                f"it supports {names}. Use engine=Dense() for this kind."
+            )
+        if fault.among is not None:
+            raise ValueError(
+                f"the differential engine does not support {fault.name!r} restricted by `among`; use engine=Dense()."
+            )
+        if repair:
+            raise ValueError(
+                "the differential engine does not evaluate repair; pass repair=None or use engine=Dense()."
+            )
+        if sharded:
+            raise ValueError("the differential engine does not split masks over a mesh; pass mesh=None.")
+
+    def compiled_fault(self, fault: AbstractFault) -> AbstractFault:
+        """Return `fault` unchanged: its rate must stay concrete, because it sets the buffer sizes."""
+        return fault
+
+    def sweep(self, network, fault, keys, spikes, labels, *, repair, set_points, adapt_spikes, chunk_size, mesh):
+        """Evaluate one sparse mask per key with `sweep_differential` (see `AbstractEngine.sweep`)."""
+        return sweep_differential(network, fault, keys, spikes, labels, capacity=self.capacity, chunk_size=chunk_size)
 
 
 def suggest_capacity(

@@ -1,5 +1,6 @@
 """Fault sweeps: many masks per fault kind and rate, with and without astrocyte repair."""
 
+import abc
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -98,6 +99,78 @@ def evaluate_mask(
     return MaskResult(a_f, a_r, status)
 
 
+class AbstractEngine(eqx.Module):
+    """How a fault sweep draws and evaluates its masks (`Dense` or `Differential`).
+
+    An engine is a configuration object, passed as `engine=` to `sweep_masks` and
+    `run_sweep`. For the same keys, different engines draw different masks from
+    the same distribution, so one campaign keeps one engine.
+    """
+
+    @abc.abstractmethod
+    def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
+        """Raise `ValueError` naming the fault kind when this engine cannot sweep `fault`.
+
+        `repair`: the sweep also evaluates repair; `sharded`: it splits masks
+        over a device mesh.
+        """
+
+    @abc.abstractmethod
+    def compiled_fault(self, fault: AbstractFault) -> AbstractFault:
+        """Return `fault` as `run_sweep` passes it into the compiled sweep."""
+
+    @abc.abstractmethod
+    def sweep(
+        self,
+        network: SpikingNetwork,
+        fault: AbstractFault,
+        keys: PRNGKeyArray,
+        spikes: Array,
+        labels: Array,
+        *,
+        repair: HomeostaticRepair | None,
+        set_points: SetPoints | None,
+        adapt_spikes: Array | None,
+        chunk_size: int,
+        mesh: jax.sharding.Mesh | None,
+    ) -> MaskResult:
+        """Evaluate one mask per key; see `sweep_masks`."""
+
+
+class Dense(AbstractEngine):
+    """Simulate the whole network under every mask: `draw_faults`, then `evaluate_mask`.
+
+    Supports every fault kind, transient faults, repair and sharding over a mesh.
+    The rate enters the compiled sweep as a traced array, so one compilation of
+    `run_sweep` serves every rate of a fault kind.
+    """
+
+    def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
+        """Accept every fault (see `AbstractEngine.check`)."""
+
+    def compiled_fault(self, fault: AbstractFault) -> AbstractFault:
+        """Return `fault` with its rate as a float32 array, traced under `jit`."""
+        return with_rate(fault, jnp.asarray(fault.rate, dtype=jnp.float32))
+
+    def sweep(self, network, fault, keys, spikes, labels, *, repair, set_points, adapt_spikes, chunk_size, mesh):
+        """Draw each mask with `draw_faults` and simulate it with `evaluate_mask`, in chunks."""
+        transient = fault if isinstance(fault, Transient) else None
+
+        def one(key):
+            faults = draw_faults(network, fault, key=key)
+            return evaluate_mask(
+                network, faults, spikes, labels, repair, set_points, adapt_spikes, transient=transient, key=key
+            )
+
+        def local(local_keys):
+            return jax.lax.map(one, local_keys, batch_size=chunk_size)
+
+        if mesh is None:
+            return local(keys)
+        spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
+        return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(keys)
+
+
 def sweep_masks(
     network: SpikingNetwork,
     fault: AbstractFault,
@@ -110,36 +183,41 @@ def sweep_masks(
     adapt_spikes: Array | None = None,
     chunk_size: int = 16,
     mesh: jax.sharding.Mesh | None = None,
+    engine: AbstractEngine = Dense(),
 ) -> MaskResult:
     """Evaluate one fault kind and rate under one mask per key, vmapped in chunks.
 
     `jax.lax.map` with `batch_size=chunk_size` vmaps `chunk_size` masks at a time, so
     memory is bounded by one chunk whatever the number of masks. Masks are drawn
-    from `keys` inside the compiled function; the same keys give the same masks.
+    from `keys` inside the compiled function; the same keys and engine give the
+    same masks.
 
     With a `mesh` (see `mask_mesh`), the keys are split across its devices with
     `jax.shard_map` and each device maps over its own keys in the same chunks, so
     the results equal a one-device run whenever `len(keys)` is a multiple of
     `devices * chunk_size`. `keys` must then be placed with `shard_keys`.
 
+    `engine` chooses how masks are drawn and evaluated: `Dense()` (the default)
+    simulates the whole network per mask, and `Differential(capacity=...)`
+    propagates each synapse mask's differences from one fault-free run (see
+    `lifa_jax.faults.Differential` for the kinds it supports). Both run under
+    `jit`; `Differential` needs a concrete `fault.rate`.
+
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
-
-    transient = fault if isinstance(fault, Transient) else None
-
-    def one(key):
-        faults = draw_faults(network, fault, key=key)
-        return evaluate_mask(
-            network, faults, spikes, labels, repair, set_points, adapt_spikes, transient=transient, key=key
-        )
-
-    def local(local_keys):
-        return jax.lax.map(one, local_keys, batch_size=chunk_size)
-
-    if mesh is None:
-        return local(keys)
-    spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
-    return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(keys)
+    engine.check(fault, repair=repair is not None, sharded=mesh is not None)
+    return engine.sweep(
+        network,
+        fault,
+        keys,
+        spikes,
+        labels,
+        repair=repair,
+        set_points=set_points,
+        adapt_spikes=adapt_spikes,
+        chunk_size=chunk_size,
+        mesh=mesh,
+    )
 
 
 def mask_mesh(devices=None) -> jax.sharding.Mesh:
@@ -172,13 +250,15 @@ def run_sweep(
     adapt_spikes: Array | None = None,
     chunk_size: int = 16,
     mesh: jax.sharding.Mesh | None = None,
+    engine: AbstractEngine = Dense(),
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Run `n_masks` masks of every fault in `faults` and return one record per fault.
 
     All faults draw their masks from `key` split the same way, so faults of one
     kind at different rates are compared on related draws, and the runs with and
-    without repair share each mask and the inputs exactly.
+    without repair share each mask and the inputs exactly. Every fault is checked
+    against `engine` before any mask is evaluated.
 
     **Returns:** one dict per fault with `fault`, `rate`, `masks`,
     `accuracy_no_repair`, `accuracy_repair` and `status` (numpy arrays of shape
@@ -190,6 +270,8 @@ def run_sweep(
         raise ValueError("repair needs set_points (HomeostaticRepair.calibrate) and adapt_spikes.")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}; pass the masks evaluated together.")
+    for fault in faults:
+        engine.check(fault, repair=repair is not None, sharded=mesh is not None)
 
     keys = jax.random.split(key, n_masks)
     if mesh is not None:
@@ -197,8 +279,7 @@ def run_sweep(
     records = []
     for i, fault in enumerate(faults):
         rate = float(fault.rate)
-        # The rate is a traced array, so one compilation serves every rate of a kind.
-        fault = with_rate(fault, jnp.asarray(fault.rate, dtype=jnp.float32))
+        fault = engine.compiled_fault(fault)
         result = _sweep_masks_jit(
             network,
             fault,
@@ -210,6 +291,7 @@ def run_sweep(
             adapt_spikes=adapt_spikes,
             chunk_size=chunk_size,
             mesh=mesh,
+            engine=engine,
         )
         records.append(
             {
