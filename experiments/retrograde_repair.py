@@ -10,11 +10,12 @@ and prints neuron 1's rates before the fault, in the first second after it and
 late, for every seed.
 
 The summary also contains the linear-loop prediction of the late / before ratio,
-s (1 + g) / (1 + s g) with s = 0.3 and g = k * nu_0 / 100, where k = 8 % per Hz
-is the steady DSE per Hz and nu_0 the rate without the astrocyte before the
-fault (see `lifa_jax.repair.retrograde`). The default of 80 synapses per neuron
-is the synapse count of the parameter sweep of Han, Islam & Sengupta (AAAI
-2023); with `--synapses 10` the loop gain is too low for the rate to come back
+s (1 + g) / (1 + s g). Here s is the healthy fraction of the synapses (0.3),
+g = k * nu_0 / 100 the loop gain, k = 8 % per Hz the steady DSE per Hz and nu_0
+the rate without the astrocyte before the fault (see the module docstring of
+`lifa_jax.repair.retrograde`). The default of 80 synapses per neuron is the
+synapse count of the parameter sweep in the code of Han, Islam & Sengupta (AAAI
+2023). With `--synapses 10` the loop gain is too low for the rate to come back
 close to its pre-fault value.
 
 Run: `.venv/bin/python experiments/retrograde_repair.py runs/retrograde.png [--synapses 80] [--seeds 0 1 2]`
@@ -123,15 +124,18 @@ def plot(repaired, plain, n_faulty: int, fault_s: float, path: pathlib.Path) -> 
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def linear_loop_prediction(circuit: RetrogradeCircuit, open_loop_rate: float) -> dict:
-    """Loop gain g = k nu_0 / 100 and the late / before ratio s (1 + g) / (1 + s g) it predicts."""
+def linear_loop_prediction(circuit: RetrogradeCircuit, open_loop_rate: float, surviving: float) -> dict:
+    """Loop gain g = k nu_0 / 100 and the late / before ratio s (1 + g) / (1 + s g) it predicts.
+
+    `surviving` is s, the fraction of neuron 1's synapses left healthy (all start at the same PR(0)).
+    """
     dse_per_hz = float(circuit.astrocyte.steady_dse_per_hz())
     gain = -dse_per_hz * open_loop_rate / 100.0
-    surviving = 1.0 - FAULTY_FRACTION
     return {
         "steady_dse_per_hz": dse_per_hz,
         "esp_plateau": float(circuit.astrocyte.esp_plateau()),
         "open_loop_rate_hz": open_loop_rate,
+        "surviving_fraction": surviving,
         "loop_gain": gain,
         "predicted_late_over_before": surviving * (1.0 + gain) / (1.0 + surviving * gain),
     }
@@ -173,7 +177,8 @@ def main() -> None:
     ratios = [seed["with_repair"]["late_over_before_neuron1"] for seed in summary["seeds"].values()]
     open_loop = np.mean([seed["without_astrocyte"]["before"][1] for seed in summary["seeds"].values()])
     summary["late_over_before_neuron1"] = {"mean": float(np.mean(ratios)), "min": min(ratios), "max": max(ratios)}
-    summary["linear_loop"] = linear_loop_prediction(args.circuit, float(open_loop))
+    surviving = 1.0 - n_faulty / args.synapses
+    summary["linear_loop"] = linear_loop_prediction(args.circuit, float(open_loop), surviving)
     atomic_write_json(args.out.with_suffix(".json"), summary)
 
     print(
