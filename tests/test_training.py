@@ -63,3 +63,43 @@ def test_fault_aware_loss_mixes_masks():
         batch_loss(net, spikes, labels, only_faulty)
     with pytest.raises(ValueError, match=r"fault_weight must lie in \[0, 1\], got 1.5"):
         TrainConfig(fault_weight=1.5)
+
+
+def _tiny_batch():
+    from lifa_jax.network import SpikingNetwork
+
+    data = digits()
+    network = SpikingNetwork.init([64, 8, 10], key=jax.random.key(0))
+    x = jnp.asarray(data.x_train[:4])
+    spikes = jax.random.bernoulli(jax.random.key(1), x, (5, *x.shape)).swapaxes(0, 1).astype(jnp.float32)
+    return network, spikes, jnp.asarray(data.y_train[:4])
+
+
+@eqx.filter_jit
+def _tiny_fault_loss(network, spikes, labels, rate, rate_weight, key):
+    # Rate and weight are arrays, so both tests below share one compilation.
+    from lifa_jax.faults import NeuronDead
+    from lifa_jax.training import TrainConfig, batch_loss
+
+    config = TrainConfig(steps=5, fault=NeuronDead(rate), fault_weight=1.0, fault_masks=2, rate_weight=rate_weight)
+    return batch_loss(network, spikes, labels, config, key)[0]
+
+
+def test_all_dead_loss_closed_form():
+    from lifa_jax.training import TrainConfig
+
+    network, spikes, labels = _tiny_batch()
+    loss = _tiny_fault_loss(network, spikes, labels, jnp.asarray(1.0), jnp.asarray(2.0), jax.random.key(3))
+    # With every hidden neuron dead the output never spikes: uniform logits, zero hidden rate.
+    expected = np.log(10.0) + 2.0 * TrainConfig().rate_target ** 2
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fault_loss_follows_mask_key():
+    network, spikes, labels = _tiny_batch()
+    rate, rate_weight = jnp.asarray(0.5), jnp.asarray(1.0)
+    losses = [
+        float(_tiny_fault_loss(network, spikes, labels, rate, rate_weight, jax.random.key(k))) for k in (0, 0, 1, 2, 3)
+    ]
+    assert losses[0] == losses[1]
+    assert len(set(losses[1:])) > 1
