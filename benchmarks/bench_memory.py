@@ -4,15 +4,16 @@ Both run the same experiment. Each trial of a load draws fresh random patterns
 and cues with round(cue_noise * N) flipped bits. Recall is synchronous sign
 updates (a tie keeps the state) until a fixed point, a 2-cycle or `max_sweeps`,
 scored by the mean recall quality clip(xi . s / N, 0, 1). The NumPy version builds W = (1/N) sum xi xi^T
-with zero diagonal and recalls one cue at a time; lifa_jax vmaps trials and
-cues and computes the field from the patterns (`FactoredHebbianNetwork`).
-Random draws differ between the two, so their qualities agree only within
-sampling error.
+with zero diagonal and recalls one cue at a time. lifa_jax also recalls one cue
+at a time, in a compiled loop, and computes the field from the patterns,
+W s = (Xi^T (Xi s) - K s) / N (`FactoredHebbianNetwork`). Random draws differ
+between the two, so their qualities agree only within sampling error.
 
 Run: .venv/bin/python benchmarks/bench_memory.py [--numpy-trials 20]
 """
 
 import argparse
+import os
 import platform
 import time
 
@@ -71,6 +72,7 @@ def main() -> None:
     counts = [round(args.n * 0.01 * (i + 1)) for i in range(args.loads)]
     numpy_trials = args.numpy_trials or args.trials
     print(f"machine: {platform.processor() or platform.machine()}, jax {jax.__version__} on {jax.devices()[0]}")
+    print(f"load average at start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"capacity sweep: N = {args.n}, {len(counts)} loads (K = {counts[0]}..{counts[-1]}), "
         f"{args.trials} trials x {args.cues} cues per load, cue noise {args.cue_noise:g}"
@@ -90,6 +92,7 @@ def main() -> None:
     numpy_quality = numpy_quality_curve(args.n, counts, numpy_trials, args.cues, args.cue_noise, args.max_sweeps, rng)
     numpy_time = (time.perf_counter() - start) * args.trials / numpy_trials
 
+    print(f"load average at end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     jax_capacity = capacity_from_curve(curve)
     print(f"lifa_jax, first call (includes compiling): {jax_cold:8.1f} s")
     print(f"lifa_jax, second call:                     {jax_warm:8.1f} s")

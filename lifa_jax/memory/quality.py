@@ -80,28 +80,50 @@ class QualityCurve(eqx.Module):
         return self.n_patterns / self.n_neurons
 
 
-def _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, n_patterns, key):
-    """Store `n_patterns` random patterns, recall `n_cues` corrupted cues, score them."""
-    # One uniform draw feeds patterns, cue choices and flipped bits: every separate
-    # random call adds a threefry hash to the compiled program, which dominates the
-    # compile time of a sweep.
-    draw_key, build_key, recall_key = jax.random.split(key, 3)
-    sizes = (capacity_rows * n_neurons, n_cues, n_cues * n_neurons)
-    uniform = jax.random.uniform(draw_key, (sum(sizes),))
-    pattern_draw, pick_draw, flip_draw = jnp.split(uniform, np.cumsum(sizes)[:-1])
+def _random_spins(n_rows: int, n_neurons: int, *, key: PRNGKeyArray) -> Float[Array, "rows neurons"]:
+    """Draw an `(n_rows, n_neurons)` array of independent, equiprobable +-1 entries.
 
-    patterns = jnp.where(pattern_draw < 0.5, -1.0, 1.0).reshape(capacity_rows, n_neurons)
+    Each 32-bit random word gives 32 entries, so this draws 1/32 of the random
+    numbers of `random_patterns`. With `jax_threefry_partitionable` (on by default
+    in JAX 0.10.2) each word is drawn from its own index, so row `i` does not
+    depend on `n_rows`.
+    """
+    n_words = -(-n_neurons // 32)
+    words = jax.random.bits(key, (n_rows, n_words), dtype=jnp.uint32)
+    bits = (words[:, :, None] >> jnp.arange(32, dtype=jnp.uint32)) & 1
+    return jnp.where(bits.reshape(n_rows, 32 * n_words)[:, :n_neurons] == 1, 1.0, -1.0).astype(jnp.float32)
+
+
+def _trial(model, n_neurons, capacity_rows, n_cues, cue_batch, cue_noise, n_patterns, key):
+    """Store `n_patterns` random patterns, recall `n_cues` corrupted cues, score them."""
+    # Patterns come from one `bits` call, cue choices and flipped bits from one
+    # `uniform` call. Every separate random call adds a threefry hash to the
+    # compiled program, and these hashes dominate the compile time of a sweep.
+    pattern_key, draw_key, build_key, recall_key = jax.random.split(key, 4)
+    patterns = _random_spins(capacity_rows, n_neurons, key=pattern_key)
     pattern_mask = (jnp.arange(capacity_rows) < n_patterns).astype(jnp.float32)
     memory = model.build(patterns, pattern_mask, key=build_key)
 
+    uniform = jax.random.uniform(draw_key, (n_cues * (n_neurons + 1),))
+    pick_draw, flip_draw = uniform[:n_cues], uniform[n_cues:]
     picks = jnp.minimum(jnp.floor(pick_draw * n_patterns), n_patterns - 1).astype(jnp.int32)
     targets = patterns[picks]
     n_flip = jnp.round(cue_noise * n_neurons)
     flips = jax.vmap(lambda u: flip_mask(u, n_flip))(flip_draw.reshape(n_cues, n_neurons))
     cues = jnp.where(flips, -targets, targets)
-    states, status = jax.vmap(lambda c, k: model.recall_state(memory, c, key=k))(
-        cues, jax.random.split(recall_key, n_cues)
-    )
+
+    def recall_one(cue_and_key):
+        cue, recall_key = cue_and_key
+        return model.recall_state(memory, cue, key=recall_key)
+
+    recall_keys = jax.random.split(recall_key, n_cues)
+    if cue_batch >= n_cues:
+        states, status = jax.vmap(recall_one)((cues, recall_keys))
+    else:
+        # One cue at a time, each in its own loop, because a vmapped loop runs
+        # until its slowest cue stops. For one cue, XLA's matrix-vector kernel
+        # also beat its small matrix-matrix kernel on CPU (jaxlib 0.10.2).
+        states, status = jax.lax.map(recall_one, (cues, recall_keys), batch_size=cue_batch if cue_batch > 1 else None)
 
     quality = jax.vmap(recall_quality)(targets, states)
     counts = jnp.sum(status[:, None] == jnp.arange(len(RecallStatus))[None, :], axis=0)
@@ -109,15 +131,15 @@ def _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, n_patterns, key):
 
 
 @eqx.filter_jit
-def _bucket(model, n_neurons, capacity_rows, n_cues, trial_batch, cue_noise, n_patterns, keys):
+def _bucket(model, n_neurons, capacity_rows, n_cues, trial_batch, cue_batch, cue_noise, n_patterns, keys):
     """Evaluate every load of one bucket (same pattern-array size) and every trial."""
 
     def one_load(args):
         k, trial_keys = args
-        trial = lambda key: _trial(model, n_neurons, capacity_rows, n_cues, cue_noise, k, key)  # noqa: E731
+        trial = lambda key: _trial(model, n_neurons, capacity_rows, n_cues, cue_batch, cue_noise, k, key)  # noqa: E731
         if trial_batch >= trial_keys.shape[0]:
             return jax.vmap(trial)(trial_keys)
-        return jax.lax.map(trial, trial_keys, batch_size=trial_batch)
+        return jax.lax.map(trial, trial_keys, batch_size=trial_batch if trial_batch > 1 else None)
 
     return jax.lax.map(one_load, (n_patterns, keys))
 
@@ -153,13 +175,17 @@ def recall_quality_curve(
     n_trials: int = 8,
     n_cues: int = 16,
     trial_batch: int | None = None,
+    cue_batch: int | None = None,
 ) -> QualityCurve:
     """Measure mean recall quality for each number of stored patterns.
 
     Each trial draws fresh random patterns, stores the first $K$ of them, picks
     `n_cues` stored patterns at random, flips round(cue_noise * N) bits of each
-    and recalls. Trials and cues are vmapped; the loads are swept with `lax.map`
-    inside one compiled function per pattern-array size.
+    and recalls. Trials and cues are vmapped or looped over (`trial_batch`,
+    `cue_batch`); the loads are swept with `lax.map` inside one compiled function
+    per pattern-array size. Batch sizes change only the speed for Hebbian
+    recall, whose fields are exact in float32; for other models they may change
+    float rounding.
 
     **Arguments:**
 
@@ -170,9 +196,14 @@ def recall_quality_curve(
       on which other loads are swept.
     - `cue_noise`: fraction of cue bits flipped, in [0, 1].
     - `n_trials`, `n_cues`: trials per load and cues per trial.
-    - `trial_batch`: trials vmapped at once (default: all for small networks,
-      2 at N = 1000). A vmapped recall loop runs until its slowest cue stops, so
-      small batches waste fewer sweeps at loads where cues converge slowly: at
+    - `cue_batch`: cues of a trial vmapped at once; with fewer than `n_cues`,
+      batches run one after the other (default: `model.default_cue_batch`, which
+      is 1 for synchronous Hopfield recall from N = 256 on and all cues
+      otherwise). A vmapped recall loop runs until its slowest cue stops, so
+      beyond capacity, where cues need 2 to 100 sweeps, it computes many sweeps
+      for cues that have already stopped.
+    - `trial_batch`: trials vmapped at once (default: 1 when `cue_batch` is 1;
+      otherwise all for small networks and 2 at N = 1000). With vmapped cues at
       N = 1000 and K/N = 0.2-0.3, batches of 2 trials ran about twice as fast as
       batches of 25. For small networks the per-batch overhead dominates, and one
       batch is faster.
@@ -192,8 +223,11 @@ def recall_quality_curve(
     if n_patterns.min() < 1:
         raise ValueError(f"n_patterns must all be >= 1, got {int(n_patterns.min())}; store at least one pattern.")
     model.check_load(int(n_patterns.max()), n_neurons)
+    if cue_batch is None:
+        cue_batch = min(n_cues, model.default_cue_batch(n_neurons, n_cues))
+    check_positive_int("cue_batch", cue_batch, "pass how many cues to vmap at once")
     if trial_batch is None:
-        trial_batch = max(1, min(n_trials, 2**21 // n_neurons**2))
+        trial_batch = 1 if cue_batch == 1 else max(1, min(n_trials, 2**21 // n_neurons**2))
     check_positive_int("trial_batch", trial_batch, "pass how many trials to vmap at once")
 
     rows = _bucket_rows(n_patterns, n_neurons)
@@ -205,7 +239,7 @@ def recall_quality_curve(
         ks = jnp.asarray(n_patterns[index], dtype=jnp.int32)
         keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(key, k), n_trials))(ks)
         means, status_counts = _bucket(
-            dynamic_model, n_neurons, int(size), n_cues, trial_batch, jnp.float32(cue_noise), ks, keys
+            dynamic_model, n_neurons, int(size), n_cues, trial_batch, cue_batch, jnp.float32(cue_noise), ks, keys
         )
         quality[index] = np.asarray(means)
         counts[index] = np.asarray(status_counts).sum(axis=1)
