@@ -7,8 +7,9 @@ Both networks are then evaluated without repair on the same `--masks` masks of
 `--rate` dead hidden neurons. The script prints fault-free accuracy, accuracy
 under the fault and FT (higher is better) with 95 % confidence intervals over
 masks, the paired FT difference (fault-aware minus standard, same masks), and,
-with several seeds, the same quantities with 95 % intervals over seeds. Writes
-`fault_aware.json`.
+with several seeds, the same quantities with 95 % intervals over seeds, once
+for all seeds and once for the seeds whose two fault-free accuracies lie within
+1 point of each other. Writes `fault_aware.json`.
 
 Run: `.venv/bin/python experiments/fault_aware_training.py [--hidden 32] [--rate-weight 0]
 [--seeds 0 1 2] [--masks 100] [--out runs/fault_aware]`
@@ -22,11 +23,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 
 import lifa_jax as lj
 from lifa_jax.io import atomic_write_json
 
 STEPS = 20
+MATCH_TOLERANCE = 0.01  # fault-free accuracies this close count as matched
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -127,12 +130,16 @@ def run_seed(args, seed, data, spikes, labels) -> dict:
 
 
 def summarise_seeds(per_seed: list[dict]) -> dict:
-    """Return means with 95 % intervals over seeds (each seed's mean over masks is one value)."""
+    """Return means with 95 % intervals over seeds (each seed's mean over masks is one value).
+
+    Adds the two-sided Wilcoxon signed-rank p-value of the per-seed paired FT
+    differences, which assumes no normal distribution over seeds.
+    """
 
     def over_seeds(values):
         return lj.mean_ci95(np.asarray(values, dtype=np.float64))
 
-    summary = {}
+    summary = {"seeds": [s["seed"] for s in per_seed]}
     for name in ("standard", "fault_aware"):
         summary[name] = {
             "accuracy_fault_free": over_seeds([s["runs"][name]["accuracy_fault_free"] for s in per_seed]),
@@ -140,8 +147,28 @@ def summarise_seeds(per_seed: list[dict]) -> dict:
             "ft": over_seeds([s["runs"][name]["ft"]["mean"] for s in per_seed]),
         }
     summary["fault_free_gap"] = over_seeds([s["fault_free_gap"] for s in per_seed])
-    summary["paired_ft_difference"] = over_seeds([s["paired_ft_difference"]["mean"] for s in per_seed])
+    ft_differences = [s["paired_ft_difference"]["mean"] for s in per_seed]
+    summary["paired_ft_difference"] = over_seeds(ft_differences)
+    summary["paired_accuracy_difference"] = over_seeds([s["paired_accuracy_difference"]["mean"] for s in per_seed])
+    summary["wilcoxon_p_ft"] = float(scipy.stats.wilcoxon(ft_differences).pvalue)
     return summary
+
+
+def print_summary(label: str, summary: dict) -> None:
+    count = len(summary["seeds"])
+    for name in ("standard", "fault_aware"):
+        row = summary[name]
+        print(
+            f"{label}, {count} seeds, {name:<12} fault-free accuracy {row['accuracy_fault_free']['mean']:.4f} "
+            f"± {row['accuracy_fault_free']['ci95']:.4f}; accuracy at fault {row['accuracy_faulty']['mean']:.4f} "
+            f"± {row['accuracy_faulty']['ci95']:.4f}; FT {row['ft']['mean']:.2f} ± {row['ft']['ci95']:.2f} %"
+        )
+    ft, accuracy = summary["paired_ft_difference"], summary["paired_accuracy_difference"]
+    print(
+        f"{label}, {count} seeds, paired FT difference {ft['mean']:+.2f} ± {ft['ci95']:.2f} points "
+        f"(Wilcoxon p = {summary['wilcoxon_p_ft']:.3g}); paired accuracy difference "
+        f"{100 * accuracy['mean']:+.2f} ± {100 * accuracy['ci95']:.2f} points"
+    )
 
 
 def main() -> None:
@@ -161,14 +188,12 @@ def main() -> None:
     }
     if len(args.seeds) > 1:
         results["over_seeds"] = summary = summarise_seeds(results["seeds"])
-        for name in ("standard", "fault_aware"):
-            row = summary[name]
-            print(
-                f"over {len(args.seeds)} seeds {name:<12} fault-free accuracy {row['accuracy_fault_free']['mean']:.4f} "
-                f"± {row['accuracy_fault_free']['ci95']:.4f}; FT {row['ft']['mean']:.2f} ± {row['ft']['ci95']:.2f} %"
-            )
-        diff = summary["paired_ft_difference"]
-        print(f"over {len(args.seeds)} seeds paired FT difference {diff['mean']:+.2f} ± {diff['ci95']:.2f} points")
+        print_summary("all", summary)
+        # Seeds whose two fault-free accuracies lie within MATCH_TOLERANCE of each other.
+        matched = [s for s in results["seeds"] if abs(s["fault_free_gap"]) <= MATCH_TOLERANCE + 1e-9]
+        if len(matched) > 1:
+            results["over_matched_seeds"] = summary = summarise_seeds(matched)
+            print_summary(f"fault-free within {100 * MATCH_TOLERANCE:g} point", summary)
 
     atomic_write_json(args.out / "fault_aware.json", results)
     print(f"written to {args.out / 'fault_aware.json'}")
