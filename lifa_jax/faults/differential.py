@@ -264,11 +264,11 @@ def _check_supported(network: SpikingNetwork, fault: AbstractFault) -> tuple[int
         names = ", ".join(cls.__name__ for cls in SUPPORTED_FAULTS)
         raise NotImplementedError(
             f"the differential path supports synapse faults ({names}), not {type(fault).__name__}; "
-            "use lifa_jax.faults.sweep_masks for neuron and astrocyte faults."
+            "use the dense engine (engine=Dense()) for neuron and astrocyte faults."
         )
     if fault.among is not None:
         raise NotImplementedError(
-            "the differential path does not draw faults restricted by `among`; use lifa_jax.faults.sweep_masks."
+            "the differential path does not draw faults restricted by `among`; use the dense engine (engine=Dense())."
         )
     return fault.target_layers(network)
 
@@ -336,7 +336,7 @@ def sparse_fault_capacity(network: SpikingNetwork, fault: AbstractFault) -> tupl
     if capacity > n_positions // 2 and capacity > 1:
         raise ValueError(
             f"rate {rate!r} fails {capacity} of {n_positions} positions; the sparse path is for sparse faults "
-            "(at most half the positions). Use lifa_jax.faults.sweep_masks at this rate."
+            "(at most half the positions). Use the dense engine (engine=Dense(), lifa sweep --engine dense) at this rate."
         )
 
     layer_capacity = [0] * len(network.weights)
@@ -681,7 +681,7 @@ class DifferentialRun(eqx.Module):
     - `status`: `STATUS_OVERFLOW` when a buffer overflowed, so the results are
       not valid. `STATUS_NONFINITE_WEIGHTS` when a faulty weight is infinite or
       NaN, which only the dense path propagates. `STATUS_NONFINITE_MEMBRANE` when
-      a membrane is infinite or NaN at the end of a sample; the corrections may
+      a membrane is infinite or NaN at the end of a sample. The corrections may
       then round or cancel otherwise than the dense product.
     """
 
@@ -875,7 +875,7 @@ def sweep_differential(
     dense path's non-finite flags and gain `STATUS_DENSE_FALLBACK`. The fallback
     runs under `jax.lax.cond`, so masks that need none cost nothing there.
 
-    A Bernoulli-mode mask with more faulty positions than the whole list holds
+    A Bernoulli-mode mask with more faulty positions than the whole list contains
     (sized 8 standard deviations above the mean, see `sparse_fault_capacity`)
     cannot be redrawn under `jit`; it keeps `STATUS_OVERFLOW` and a NaN accuracy.
 

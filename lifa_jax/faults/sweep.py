@@ -100,7 +100,7 @@ def evaluate_mask(
 
 
 class AbstractEngine(eqx.Module):
-    """How a fault sweep draws and evaluates its masks (`Dense` or `Differential`).
+    """Base of the sweep engines, which draw and evaluate a fault sweep's masks (`Dense`, `Differential`).
 
     An engine is a configuration object, passed as `engine=` to `sweep_masks` and
     `run_sweep`. For the same keys, different engines draw different masks from
@@ -138,7 +138,7 @@ class AbstractEngine(eqx.Module):
 
 
 class Dense(AbstractEngine):
-    """Simulate the whole network under every mask: `draw_faults`, then `evaluate_mask`.
+    """Sweep engine that simulates the whole network under every mask (`draw_faults`, then `evaluate_mask`).
 
     Supports every fault kind, transient faults, repair and sharding over a mesh.
     The rate enters the compiled sweep as a traced array, so one compilation of
