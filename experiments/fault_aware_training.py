@@ -29,7 +29,7 @@ import lifa_jax as lj
 from lifa_jax.io import atomic_write_json
 
 STEPS = 20
-MATCH_TOLERANCE = 0.01  # fault-free accuracies this close count as matched
+MATCH_TOLERANCE = 0.01  # max fault-free accuracy gap (fraction) of a matched seed
 
 
 def parse_arguments() -> argparse.Namespace:
