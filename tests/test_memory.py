@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -246,6 +247,50 @@ def test_astrocyte_manifold_input_is_quartic_field():
     phi = jnp.tanh(memory.beta * cue)
     dense_field = DenseAssociativeMemory(patterns).field(phi)
     np.testing.assert_allclose(neuron_input_on_manifold(memory, cue), dense_field, rtol=1e-4, atol=1e-6)
+
+
+def test_astrocyte_energy_rate_equals_dissipation():
+    patterns = jnp.array([[1, -1, 1, 1, -1, -1], [1, 1, -1, 1, -1, 1], [-1, 1, 1, 1, 1, -1]], dtype=jnp.float32)
+    memory = NeuronAstrocyteMemory(patterns, beta=2.0, tau_n=0.2, tau_s=3.0, tau_p=10.0)
+    # An arbitrary state off the recall manifold, with symmetric S and P.
+    index = jnp.arange(6.0)
+    state = (0.3 * jnp.sin(index), 0.4 * jnp.cos(jnp.outer(index, index)), 0.5 * jnp.sin(index[:, None] + index))
+
+    @jax.jit
+    def rate_and_dissipation(state):
+        # One compiled program: op by op, every operation would compile on its own.
+        velocity = memory.vector_field(0.0, state, None)
+        _, rate = jax.jvp(memory.energy, (state,), (velocity,))
+        slopes = [memory.beta * (1.0 - jnp.tanh(memory.beta * v) ** 2) for v in state]
+        weights = (2.0 * memory.tau_n, memory.tau_s, memory.tau_p)
+        dissipation = sum(w * jnp.sum(k * v**2) for w, k, v in zip(weights, slopes, velocity, strict=True))
+        return rate, dissipation
+
+    rate, dissipation = rate_and_dissipation(state)
+    assert float(dissipation) > 0.0
+    np.testing.assert_allclose(float(rate), -float(dissipation), rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_astrocyte_energy_decreases_along_recall():
+    patterns = random_patterns(8, 16, key=jax.random.key(82))
+    memory = NeuronAstrocyteMemory(patterns)
+    cue = corrupt(patterns[0], 0.125, key=jax.random.key(83))
+    times = jnp.linspace(0.0, 10.0, 41)
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(memory.vector_field),
+        diffrax.Tsit5(),
+        t0=0.0,
+        t1=10.0,
+        dt0=0.05,
+        y0=memory.initial_state(cue),
+        stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-8),
+        saveat=diffrax.SaveAt(ts=times),
+    )
+    energies = np.asarray(jax.vmap(memory.energy)(solution.ys))
+    # float32 rounding of an energy of size ~1e3 is ~1e-4 per evaluation.
+    assert np.all(np.diff(energies) <= 1e-3)
+    assert energies[-1] < energies[0] - 100.0
 
 
 @pytest.mark.slow
