@@ -183,7 +183,7 @@ def main() -> None:
         "settings": settings,
         "topology": [64, *args.hidden, 10],
         "steps": STEPS,
-        "machine": f"{platform.machine()} {platform.processor() or ''} {jax.devices()[0].platform}".strip(),
+        "machine": " ".join(filter(None, [platform.machine(), platform.processor(), jax.devices()[0].platform])),
         "seeds": [run_seed(args, seed, data, spikes, labels) for seed in args.seeds],
     }
     if len(args.seeds) > 1:
