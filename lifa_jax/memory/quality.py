@@ -113,8 +113,8 @@ def _trial(model, n_neurons, capacity_rows, n_cues, cue_batch, cue_noise, n_patt
     cues = jnp.where(flips, -targets, targets)
 
     def recall_one(cue_and_key):
-        cue, recall_key = cue_and_key
-        return model.recall_state(memory, cue, key=recall_key)
+        cue, cue_key = cue_and_key
+        return model.recall_state(memory, cue, key=cue_key)
 
     recall_keys = jax.random.split(recall_key, n_cues)
     if cue_batch >= n_cues:
