@@ -29,9 +29,14 @@ from .energy import (
 )
 from .faults import (
     FAULT_KINDS,
+    STATUS_DENSE_FALLBACK,
+    STATUS_OVERFLOW,
+    AbstractEngine,
     AbstractFault,
     AstrocyteDead,
     AstrocyteStuck,
+    Dense,
+    Differential,
     NeuronDead,
     NeuronParametric,
     NeuronSaturated,
@@ -41,8 +46,10 @@ from .faults import (
     SynapseDead,
     SynapseSaturated,
     draw_faults,
+    golden_run,
     run_sweep,
     sensitivity_map,
+    sweep_differential,
     sweep_masks,
 )
 from .fitting import (
@@ -81,6 +88,13 @@ from .training import Arctan, FastSigmoid, Sigmoid, TrainConfig, Triangle, evalu
 __version__ = importlib.metadata.version("lifa_jax")
 
 __all__ = [
+    "STATUS_DENSE_FALLBACK",
+    "STATUS_OVERFLOW",
+    "AbstractEngine",
+    "Dense",
+    "Differential",
+    "golden_run",
+    "sweep_differential",
     "COST_TABLES",
     "CostTable",
     "DomainGating",

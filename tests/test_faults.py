@@ -129,3 +129,20 @@ def test_fault_is_a_pytree_with_traced_rate(net):
     fault = eqx.tree_at(lambda f: f.rate, NeuronDead(0.1), jnp.asarray(0.5))
     masks = jax.jit(lambda f, k: draw_faults(net, f, key=k))(fault, jax.random.key(0))
     assert sum(int((m == 0).sum()) for m in masks.neuron_alive) == 15
+
+
+def test_engine_names_at_top_level():
+    import lifa_jax
+    import lifa_jax.faults
+
+    for name in (
+        "AbstractEngine",
+        "Dense",
+        "Differential",
+        "STATUS_OVERFLOW",
+        "STATUS_DENSE_FALLBACK",
+        "golden_run",
+        "sweep_differential",
+    ):
+        assert getattr(lifa_jax, name) is getattr(lifa_jax.faults, name)
+        assert name in lifa_jax.__all__
