@@ -18,7 +18,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 DIRECTIONS = {
     "accuracy": "higher is better",
@@ -55,6 +54,9 @@ def mean_ci95(values) -> dict:
     mean = float(values.mean())
     if n < 2:
         return {"mean": mean, "ci95": None, "n": int(n)}
+    # scipy.stats takes seconds to import, so it is imported on first use.
+    import scipy.stats
+
     half = float(scipy.stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return {"mean": mean, "ci95": half, "n": int(n)}
 

@@ -72,6 +72,7 @@ def test_quick_run_writes_outputs(quick_run):
     assert "| fault | rate |" in report
 
 
+@pytest.mark.slow
 def test_checkpoint_reuse_gives_same_fault_free_accuracy(quick_run, tmp_path):
     out, _ = quick_run
     again = tmp_path / "again"
@@ -155,13 +156,22 @@ def test_missing_data_folder(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_help_names_units():
-    result = run_cli("run", "--help")
-    assert result.returncode == 0
-    assert "(ms)" in result.stdout
-    assert "[0, 1]" in result.stdout
+def test_help_names_units(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "(ms)" in text
+    assert "[0, 1]" in text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "run" in capsys.readouterr().out
+
+
+def test_module_entry_point_prints_help():
     top = run_cli("--help")
-    assert "run" in top.stdout
+    assert top.returncode == 0
+    assert "sweep" in top.stdout
 
 
 def test_staged_output_publishes_on_success(tmp_path):

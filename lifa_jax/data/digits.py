@@ -3,8 +3,6 @@
 import numbers
 
 import numpy as np
-import sklearn.datasets
-import sklearn.model_selection
 
 from .base import Dataset, check_max_samples, scale_to_unit
 
@@ -46,6 +44,10 @@ def load_digits(
         raise ValueError(f"seed must be an integer, got {seed!r}; pass a fixed integer such as 0.")
     check_max_samples("max_train", max_train)
     check_max_samples("max_test", max_test)
+
+    # scikit-learn takes seconds to import, so it is imported only when the digits are loaded.
+    import sklearn.datasets
+    import sklearn.model_selection
 
     bunch = sklearn.datasets.load_digits()
     x_train, x_test, y_train, y_test = sklearn.model_selection.train_test_split(

@@ -6,8 +6,8 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import numpy as np
-import scipy.stats
 
+from ..metrics import mean_ci95
 from .base import check_fraction, check_positive_int
 from .cost import (
     TECHNOLOGIES,
@@ -122,12 +122,10 @@ def _capacity_record(result) -> dict:
 
 def _mean_ci(values) -> dict:
     """Mean and 95 % confidence interval (Student t over masks)."""
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if values.size < 2:
-        return {"mean": mean, "ci95": None, "n": int(values.size)}
-    half = float(scipy.stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-    return {"mean": mean, "ci95": [mean - half, mean + half], "n": int(values.size)}
+    summary = mean_ci95(values)
+    if summary["ci95"] is not None:
+        summary["ci95"] = [summary["mean"] - summary["ci95"], summary["mean"] + summary["ci95"]]
+    return summary
 
 
 def _quality_vs_load(config, key, progress) -> dict:
