@@ -164,6 +164,7 @@ def dead_neuron_curves():
     return clusters, measured
 
 
+@pytest.mark.slow
 def test_cluster_faults_stay_inside_cluster():
     network = trained_digits_network()
     members = np.zeros(128, dtype=bool)
