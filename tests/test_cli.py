@@ -206,3 +206,15 @@ def test_staged_output_refuses_non_empty_folder(tmp_path):
         with staged_output(tmp_path, overwrite=False):
             pass
     assert [p.name for p in tmp_path.iterdir()] == ["old.txt"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_staged_output_rejects_current_folder(tmp_path, monkeypatch, overwrite):
+    from lifa_jax.cli.common import UserError, staged_output
+
+    monkeypatch.chdir(tmp_path)
+    for out in (pathlib.Path("."), pathlib.Path("..")):
+        with pytest.raises(UserError, match="is the current folder or contains it"):
+            with staged_output(out, overwrite=overwrite):
+                pass
+    assert list(tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ from lifa_jax.faults import (
     describe_status,
     draw_faults,
     evaluate_mask,
+    fault_from_name,
 )
 from lifa_jax.network import DenseProjection, RegularEncoder, SpikingNetwork, propagate_nonfinite, simulate
 
@@ -218,3 +219,12 @@ def test_transient_fault_redrawn_every_step():
     np.testing.assert_array_equal(result.trace.spikes[0], again.trace.spikes[0])
     with pytest.raises(ValueError, match="a transient fault needs a key"):
         simulate(net, jnp.zeros((5, 4)), transient=transient)
+
+
+def test_parametric_default_raises_threshold():
+    # Built from its name alone (as the CLI does), the kind must change the neuron.
+    net = one_neuron(weight=2.0, t_ref=1.0)
+    fault = fault_from_name("neuron_parametric", 1.0)
+    faults = draw_faults(net, fault, key=KEY)
+    np.testing.assert_array_equal(np.asarray(faults.threshold_factor[0]), [1.5])
+    np.testing.assert_array_equal(np.asarray(faults.tau_factor[0]), [1.0])

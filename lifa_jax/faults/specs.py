@@ -210,9 +210,14 @@ class NeuronStuck(_NeuronFault):
 
 
 class NeuronParametric(_NeuronFault):
-    """Parametric neuron faults: a failed neuron's $V_\\mathrm{th}$ and $\\tau_n$ are multiplied by factors."""
+    """Parametric neuron faults: a failed neuron's $V_\\mathrm{th}$ and $\\tau_n$ are multiplied by factors.
 
-    threshold_factor: float | Array = eqx.field(default=1.0, kw_only=True)
+    The default raises the threshold by half (`threshold_factor=1.5`) and keeps
+    $\\tau_n$, so the kind changes the network even when built from its name
+    alone, as `lifa sweep --faults neuron_parametric` does.
+    """
+
+    threshold_factor: float | Array = eqx.field(default=1.5, kw_only=True)
     tau_factor: float | Array = eqx.field(default=1.0, kw_only=True)
 
     def __check_init__(self):

@@ -40,14 +40,22 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
     Results are written into the staging folder and moved to `out` by
     `publish_output_dir` only when everything succeeded, so a failed run leaves
     no partial output. Raises `FileExistsError` when `out` exists, is not empty
-    and `overwrite` is false.
+    and `overwrite` is false, and when `out` is the current folder or one of
+    its parents (it cannot be renamed away while in use).
     """
-    out = pathlib.Path(out)
+    given = out
+    out = pathlib.Path(out).resolve()
+    cwd = pathlib.Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise FileExistsError(
+            f"output folder {str(given)!r} is the current folder or contains it, so it cannot be replaced; "
+            "choose a new folder such as runs/results."
+        )
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output path {str(out)!r} exists and is not a folder; choose another --out.")
+        raise FileExistsError(f"output path {str(given)!r} exists and is not a folder; choose another --out.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"output folder {str(out)!r} exists and is not empty; choose another --out or pass --overwrite."
+            f"output folder {str(given)!r} exists and is not empty; choose another --out or pass --overwrite."
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     return pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -55,7 +63,7 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
 
 def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike) -> pathlib.Path:
     """Move the finished `staging` folder to `out`, replacing an old `out` if present."""
-    out = pathlib.Path(out)
+    out = pathlib.Path(out).resolve()
     if out.exists():
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
