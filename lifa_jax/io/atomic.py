@@ -43,19 +43,19 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
     and `overwrite` is false, and when `out` is the current folder or one of
     its parents (it cannot be renamed away while in use).
     """
-    given = out
+    requested = out
     out = pathlib.Path(out).resolve()
     cwd = pathlib.Path.cwd().resolve()
     if out == cwd or out in cwd.parents:
         raise FileExistsError(
-            f"output folder {str(given)!r} is the current folder or contains it, so it cannot be replaced; "
+            f"output folder {str(requested)!r} is the current folder or contains it, so it cannot be replaced; "
             "choose a new folder such as runs/results."
         )
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output path {str(given)!r} exists and is not a folder; choose another --out.")
+        raise FileExistsError(f"output path {str(requested)!r} exists and is not a folder; choose another --out.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"output folder {str(given)!r} exists and is not empty; choose another --out or pass --overwrite."
+            f"output folder {str(requested)!r} exists and is not empty; choose another --out or pass --overwrite."
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     return pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
