@@ -1,7 +1,6 @@
 """`lifa run`: train (or load) a LIFA network, sweep faults, write a report."""
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -292,7 +291,8 @@ def _print_summary(summary: dict) -> None:
             f"{r['accuracy_repair']['mean']:>12.4f}{r['ft_no_repair']['mean']:>13.2f}"
             f"{r['ft_repair']['mean']:>10.2f}{rec_text:>8}"
         )
-    print("FT and R: higher is better. " + json.dumps({k: round(v, 1) for k, v in summary["timings_s"].items()}))
+    print("FT and R: higher is better.")
+    print("timings (s): " + ", ".join(f"{name} {value:.1f}" for name, value in summary["timings_s"].items()))
 
 
 __all__ = ["register", "run", "config_from_args"]
