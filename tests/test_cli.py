@@ -198,7 +198,7 @@ def test_staged_output_failure_keeps_old_results(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 
-def test_staged_output_refuses_non_empty_folder(tmp_path):
+def test_staged_output_rejects_non_empty_folder(tmp_path):
     from lifa_jax.cli.common import UserError, staged_output
 
     (tmp_path / "old.txt").write_text("old")

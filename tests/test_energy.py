@@ -580,21 +580,3 @@ def test_energy_cli_quick_run(tmp_path, monkeypatch):
     report = (out / "report.md").read_text()
     assert "## Domain gating sweep (ARR level 2)" in report
     assert "untrained" in report
-
-
-def test_energy_names_at_top_level():
-    import lifa_jax
-    import lifa_jax.energy
-
-    for name in (
-        "COST_TABLES",
-        "CostTable",
-        "DomainGating",
-        "NeuronGating",
-        "NoGating",
-        "energy_breakdown",
-        "load_cost_table",
-        "simulate_gated",
-    ):
-        assert getattr(lifa_jax, name) is getattr(lifa_jax.energy, name)
-        assert name in lifa_jax.__all__

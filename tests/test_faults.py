@@ -131,18 +131,42 @@ def test_fault_is_a_pytree_with_traced_rate(net):
     assert sum(int((m == 0).sum()) for m in masks.neuron_alive) == 15
 
 
-def test_engine_names_at_top_level():
-    import lifa_jax
-    import lifa_jax.faults
+TOP_LEVEL_REEXPORTS = [
+    (
+        "faults",
+        (
+            "AbstractEngine",
+            "Dense",
+            "Differential",
+            "STATUS_OVERFLOW",
+            "STATUS_DENSE_FALLBACK",
+            "golden_run",
+            "sweep_differential",
+        ),
+    ),
+    (
+        "energy",
+        (
+            "COST_TABLES",
+            "CostTable",
+            "DomainGating",
+            "NeuronGating",
+            "NoGating",
+            "energy_breakdown",
+            "load_cost_table",
+            "simulate_gated",
+        ),
+    ),
+]
 
-    for name in (
-        "AbstractEngine",
-        "Dense",
-        "Differential",
-        "STATUS_OVERFLOW",
-        "STATUS_DENSE_FALLBACK",
-        "golden_run",
-        "sweep_differential",
-    ):
-        assert getattr(lifa_jax, name) is getattr(lifa_jax.faults, name)
+
+@pytest.mark.parametrize(("subpackage", "names"), TOP_LEVEL_REEXPORTS)
+def test_top_level_reexports(subpackage, names):
+    import importlib
+
+    import lifa_jax
+
+    module = importlib.import_module(f"lifa_jax.{subpackage}")
+    for name in names:
+        assert getattr(lifa_jax, name) is getattr(module, name)
         assert name in lifa_jax.__all__

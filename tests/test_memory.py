@@ -224,8 +224,8 @@ def test_looped_factored_sweep_equals_vmapped_weights():
 
 @pytest.mark.slow
 def test_load_result_ignores_other_loads():
-    # The pattern array holds the largest swept load (40 or 60 rows here), so
-    # this checks that the draws of a load do not depend on that size.
+    # The pattern array has as many rows as the largest swept load (40 or 60
+    # here), so this checks that the draws of a load do not depend on that size.
     kwargs = dict(key=jax.random.key(72), cue_noise=0.1, n_trials=3, n_cues=4)
     short = recall_quality_curve(HopfieldModel(), 256, [20, 40], **kwargs)
     longer = recall_quality_curve(HopfieldModel(), 256, [20, 40, 60], **kwargs)
