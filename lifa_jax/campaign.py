@@ -35,7 +35,7 @@ from .faults import (
 )
 from .io import atomic_write_bytes, atomic_write_json
 from .network import SpikingNetwork
-from .pipeline import RunConfig, SweepSetup
+from .pipeline import RunConfig, SweepSetup, add_metrics
 
 CAMPAIGN_FILE = "campaign.json"
 SCHEMA_VERSION = 1
@@ -165,6 +165,17 @@ def chunk_bounds(config: CampaignConfig) -> list[tuple[int, int]]:
     return [(a, min(a + config.chunk_size, config.masks)) for a in range(0, config.masks, config.chunk_size)]
 
 
+def missing_chunks(config: CampaignConfig, folder: pathlib.Path) -> list[pathlib.Path]:
+    """Return the chunk files of the campaign in `folder` that are not written yet."""
+    return [
+        chunk_path(folder, kind, r, c)
+        for kind in config.faults
+        for r in range(len(config.rates))
+        for c in range(len(chunk_bounds(config)))
+        if not chunk_path(folder, kind, r, c).is_file()
+    ]
+
+
 def write_campaign_file(folder: pathlib.Path, config: CampaignConfig) -> None:
     """Write `campaign.json` (atomically) describing the campaign in `folder`."""
     atomic_write_json(folder / CAMPAIGN_FILE, {"schema_version": SCHEMA_VERSION, "config": config.to_dict()})
@@ -259,6 +270,38 @@ def collect_chunks(config: CampaignConfig, folder: pathlib.Path) -> dict:
                     for name in out:
                         out[name][f, r, start:stop] = chunk[name]
     return out
+
+
+def campaign_records(
+    config: CampaignConfig, arrays: dict, accuracy_fault_free: float, *, key: jax.Array, n_test: int
+) -> list[dict]:
+    """Return one summary record per fault kind and rate, with FT, D and R and their 95 % intervals.
+
+    `arrays` are the `(faults, rates, masks)` arrays of `collect_chunks`; `key`
+    draws the bootstrap samples of R and `n_test` is the number of test samples.
+    Without repair the repair metrics are None.
+    """
+    records = []
+    for f, kind in enumerate(config.faults):
+        for r, rate in enumerate(config.rates):
+            no_repair = arrays["accuracy_no_repair"][f, r]
+            records.append(
+                {
+                    "fault": kind,
+                    "rate": rate,
+                    "masks": config.masks,
+                    "accuracy_no_repair": no_repair,
+                    "accuracy_repair": arrays["accuracy_repair"][f, r] if config.repair else no_repair,
+                    "status": arrays["status"][f, r],
+                }
+            )
+    add_metrics(records, accuracy_fault_free, key=key, n_test=n_test)
+    for record in records:
+        record.pop("per_mask")
+        if not config.repair:
+            for name in ("accuracy_repair", "ft_repair", "deviation", "recovery"):
+                record[name] = None
+    return records
 
 
 def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: float) -> xr.Dataset:

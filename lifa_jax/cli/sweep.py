@@ -2,7 +2,9 @@
 
 import argparse
 import pathlib
+import re
 import sys
+import time
 import tomllib
 
 from .common import UserError, default_out_dir, parse_float_list, parse_int_list
@@ -26,6 +28,22 @@ DEFAULTS = {
     "capacity": None,
 }
 CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS))
+# TOML value types each key accepts. Lists of faults, rates and bits are joined
+# into the comma-separated text the options take.
+TOML_TYPES = {
+    "faults": (str, list),
+    "rates": (int, float, str, list),
+    "bits": (int, str, list),
+    "capacity": (int, str, list),
+    "fixed_format": (str,),
+    "repair": (bool,),
+    "transient": (bool,),
+    **dict.fromkeys(("masks", "chunk_size", "epochs", "repair_passes", "steps", "devices", "seed", "max_test"), (int,)),
+    **dict.fromkeys(("checkpoint", "dataset", "data_path", "engine"), (str,)),
+}
+TOML_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number", bool: "true or false"}
+# Final outputs of a campaign, besides campaign.json, model.eqx and chunks/.
+OUTPUT_FILES = ("sweep.nc", "summary.json", "report.md", "ft_vs_rate.png", "sensitivity.png")
 
 
 def register(subparsers) -> None:
@@ -92,7 +110,15 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=sup, help="seed of the JAX PRNG key (default 0)")
     p.add_argument("--out", type=pathlib.Path, default=None, help="campaign folder (default runs/sweep-<timestamp>)")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
-    p.add_argument("--resume", type=pathlib.Path, default=None, help="continue the campaign in this folder")
+    p.add_argument(
+        "--resume",
+        type=pathlib.Path,
+        default=None,
+        help=(
+            "continue the campaign in this folder with the settings in its campaign.json (other settings are "
+            "rejected); a finished campaign only writes the outputs that are missing"
+        ),
+    )
     p.add_argument("--quick", action="store_true", help="smoke test: 8 masks, rates 0,0.1,0.3, 12 training epochs")
     p.set_defaults(func=run)
 
@@ -107,6 +133,14 @@ def _read_toml(path: pathlib.Path) -> dict:
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         raise UserError(f"unknown key {unknown[0]!r} in {str(path)!r}; valid keys: {', '.join(CONFIG_KEYS)}.")
+    for key, value in data.items():
+        allowed = TOML_TYPES[key]
+        # bool is a subclass of int in Python, so `masks = true` needs its own check.
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            expected = " or ".join(TOML_TYPE_NAMES[t] for t in allowed)
+            raise UserError(
+                f"{key} in {str(path)!r} must be {expected}, got {value!r}; fix the value in the TOML file."
+            )
     for key in ("faults", "rates", "bits"):
         if isinstance(data.get(key), list):
             data[key] = ",".join(str(v) for v in data[key])
@@ -117,19 +151,43 @@ def _explicit(args) -> dict:
     return {key: getattr(args, key) for key in CONFIG_KEYS if hasattr(args, key)}
 
 
-def build_config(settings: dict):
-    """Return a validated `CampaignConfig` from resolved settings; raise `UserError` if invalid."""
+def _toml_names(path: pathlib.Path | None, toml: dict, explicit: dict) -> dict[str, str]:
+    """Return how error messages name each setting whose value came from the `--config` file."""
+    return {key: f"{key} in {str(path)!r}" for key in toml if key not in explicit}
+
+
+def _option(key: str, names: dict[str, str]) -> str:
+    """Return the name of setting `key` in messages: its TOML key and file, or its option."""
+    return names.get(key, "--" + key.replace("_", "-"))
+
+
+def _rename_options(message: str, names: dict[str, str]) -> str:
+    """Replace the options in a validation message by the TOML keys that set them."""
+    for key, name in names.items():
+        option = "--" + key.replace("_", "-")
+        message = re.sub(re.escape(option) + r"(?![\w-])", lambda _, name=name: name, message)
+    return message
+
+
+def build_config(settings: dict, *, names: dict[str, str] | None = None):
+    """Return a validated `CampaignConfig` from resolved settings; raise `UserError` if invalid.
+
+    `names` maps each setting read from a TOML file to its name in error messages,
+    such as "rates in 'config.toml'". Messages name the other settings by option.
+    """
     from ..campaign import CampaignConfig
     from ..pipeline import RunConfig
 
+    names = names or {}
     faults = tuple(f.strip() for f in str(settings["faults"]).split(",") if f.strip())
     options = {}
-    bits = None if settings["bits"] is None else tuple(parse_int_list(str(settings["bits"]), "--bits"))
+    bits = None if settings["bits"] is None else tuple(parse_int_list(str(settings["bits"]), _option("bits", names)))
     try:
         q_i, q_f = (int(v) for v in str(settings["fixed_format"]).split("."))
     except ValueError:
         raise UserError(
-            f"--fixed-format must look like 2.6 (integer.fraction bits), got {settings['fixed_format']!r}."
+            f"{_option('fixed_format', names)} must look like 2.6 (integer.fraction bits), "
+            f"got {settings['fixed_format']!r}."
         ) from None
     if "synapse_bitflip_fixed" in faults:
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
@@ -142,7 +200,7 @@ def build_config(settings: dict):
     if settings["capacity"] is not None:
         if engine != "differential":
             raise UserError("--capacity applies only to --engine differential; drop it or add --engine differential.")
-        engine_options["capacity"] = _parse_capacity(settings["capacity"])
+        engine_options["capacity"] = _parse_capacity(settings["capacity"], _option("capacity", names))
     if engine == "differential":
         _check_differential_settings(faults, settings)
     try:
@@ -158,7 +216,7 @@ def build_config(settings: dict):
         config = CampaignConfig(
             run=run,
             faults=faults,
-            rates=tuple(parse_float_list(str(settings["rates"]), "--rates")),
+            rates=tuple(parse_float_list(str(settings["rates"]), _option("rates", names))),
             masks=settings["masks"],
             chunk_size=settings["chunk_size"],
             repair=bool(settings["repair"]),
@@ -171,13 +229,13 @@ def build_config(settings: dict):
         )
         config.validate()
     except ValueError as error:
-        raise UserError(str(error)) from None
+        raise UserError(_rename_options(str(error), names)) from None
     if config.run.dataset != "digits" and config.run.data_path is None:
         raise UserError(f"--dataset {config.run.dataset} needs --data-path pointing at the downloaded files.")
     return config
 
 
-def _parse_capacity(value) -> int | None | list[int | None]:
+def _parse_capacity(value, name: str = "--capacity") -> int | None | list[int | None]:
     """Parse `--capacity`: an int or 'none', or a comma-separated list of them (one per hidden layer)."""
     parts = value if isinstance(value, list) else str(value).split(",")
     parsed = []
@@ -192,7 +250,7 @@ def _parse_capacity(value) -> int | None | list[int | None]:
             number = 0
         if number < 1:
             raise UserError(
-                f"--capacity must be a positive integer or 'none' per hidden layer, got {part!r}; e.g. 4096,none."
+                f"{name} must be a positive integer or 'none' per hidden layer, got {part!r}; e.g. 4096,none."
             )
         parsed.append(number)
     return parsed[0] if len(parsed) == 1 else parsed
@@ -241,40 +299,118 @@ def _check_engine_rates(config, network) -> None:
 
 def run(args) -> int:
     """Execute `lifa sweep`."""
-    from ..campaign import config_differences, read_campaign_file, write_campaign_file
+    from ..campaign import missing_chunks, write_campaign_file
 
-    explicit = _explicit(args)
+    started = time.perf_counter()
     if args.resume is not None:
         folder = args.resume
-        try:
-            stored = read_campaign_file(folder)
-        except (FileNotFoundError, ValueError) as error:
-            raise UserError(str(error)) from None
-        if args.config is not None:
-            explicit = {**_read_toml(args.config), **explicit}
-        settings = _settings_from_config(stored)
-        settings.update(explicit)
-        config = build_config(settings)
-        differ = config_differences(stored.to_dict(), config.to_dict())
-        if differ:
-            raise UserError(
-                f"the campaign in {str(folder)!r} was started with other settings ({', '.join(differ)}); "
-                "resume without changing them, or start a new campaign with --out."
-            )
+        config = _resumed_config(args)
+        if not missing_chunks(config, folder):
+            summary = _read_summary(folder, config)
+            missing = [name for name in OUTPUT_FILES if not (folder / name).is_file()]
+            if summary is not None and not missing:
+                print(f"lifa sweep: the campaign in {folder} is complete; nothing to recompute.")
+                _print_results(summary, folder)
+                return 0
+            if summary is not None and "sensitivity.png" not in missing:
+                _rebuild_from_summary(config, folder, summary, missing)
+                _print_results(summary, folder)
+                return 0
     else:
-        settings = {**DEFAULTS, **(QUICK if args.quick else FULL)}
-        if args.config is not None:
-            settings.update(_read_toml(args.config))
-        settings.update(explicit)
-        config = build_config(settings)
+        toml = {} if args.config is None else _read_toml(args.config)
+        explicit = _explicit(args)
+        settings = {**DEFAULTS, **(QUICK if args.quick else FULL), **toml, **explicit}
+        config = build_config(settings, names=_toml_names(args.config, toml, explicit))
         folder = args.out or default_out_dir("sweep")
 
-    network, data, topology_note = _load_inputs(config, folder)
+    timings = {}
+    network, data, source = _load_inputs(config, folder, timings)
     _check_engine_rates(config, network if network is not None else _network_shape(config, data))
     if args.resume is None:
         _claim_folder(folder, overwrite=args.overwrite)
         write_campaign_file(folder, config)
-    return _execute(config, folder, network, data, topology_note)
+    return _execute(config, folder, network, data, source, timings=timings, started=started)
+
+
+def _resumed_config(args):
+    """Return the configuration stored in `--resume`'s campaign.json.
+
+    Raise `UserError` when the options or the `--config` file given with
+    `--resume` request other settings, listing every field that differs.
+    """
+    from ..campaign import config_differences, read_campaign_file
+
+    folder = args.resume
+    if args.out is not None and args.out.resolve() != folder.resolve():
+        raise UserError(
+            f"--resume continues the campaign in {str(folder)!r} and writes there; drop --out {str(args.out)!r}."
+        )
+    if args.overwrite:
+        raise UserError("--overwrite would discard the campaign that --resume continues; drop one of them.")
+    try:
+        stored = read_campaign_file(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+
+    toml = {} if args.config is None else _read_toml(args.config)
+    explicit = _explicit(args)
+    requested = {**(QUICK if args.quick else {}), **toml, **explicit}
+    settings = {**_settings_from_config(stored), **requested}
+    config = build_config(settings, names=_toml_names(args.config, toml, explicit))
+    stored_dict, requested_dict = stored.to_dict(), config.to_dict()
+    differ = config_differences(stored_dict, requested_dict)
+    if differ:
+        changes = "; ".join(
+            f"{name}: {_lookup(stored_dict, name)!r} stored, {_lookup(requested_dict, name)!r} requested"
+            for name in differ
+        )
+        raise UserError(
+            f"the campaign in {str(folder)!r} was started with other settings ({', '.join(differ)}); "
+            f"{changes}. Resume without changing them, or start a new campaign with --out."
+        )
+    return stored
+
+
+def _lookup(config: dict, dotted: str):
+    """Return the value at a dotted field name of a config dict, or None when it is absent."""
+    value = config
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _read_summary(folder: pathlib.Path, config) -> dict | None:
+    """Return the campaign's summary.json when it is readable and records `config`, else None."""
+    import json
+
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("config") != config.to_dict():
+        return None
+    if not all(key in summary for key in ("sweep", "accuracy_fault_free", "critical_neurons")):
+        return None
+    return summary
+
+
+def _rebuild_from_summary(config, folder: pathlib.Path, summary: dict, missing: list[str]) -> None:
+    """Write the outputs in `missing` (not sensitivity.png) from the chunks and a valid summary.json."""
+    from ..campaign import campaign_dataset, collect_chunks, save_dataset
+    from ..io import atomic_write_text
+    from ..io.plots import plot_ft_vs_rate
+    from ..io.report import render_sweep_report
+
+    print(f"lifa sweep: every chunk is done; writing the missing {', '.join(missing)}", file=sys.stderr)
+    if "sweep.nc" in missing:
+        arrays = collect_chunks(config, folder)
+        save_dataset(campaign_dataset(config, arrays, summary["accuracy_fault_free"]), folder / "sweep.nc")
+    if "ft_vs_rate.png" in missing:
+        plot_ft_vs_rate(summary["sweep"], folder / "ft_vs_rate.png")
+    if "report.md" in missing:
+        atomic_write_text(folder / "report.md", render_sweep_report(summary))
 
 
 def _network_shape(config, data):
@@ -343,16 +479,22 @@ def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _load_inputs(config, folder: pathlib.Path):
-    """Load the data and the model (checkpoint, a resumed campaign's model, or none yet)."""
+def _load_inputs(config, folder: pathlib.Path, timings: dict):
+    """Load the data and the model (checkpoint, a resumed campaign's model, or none yet).
+
+    Adds the seconds spent to `timings` under "data" and, when a model is loaded, "model".
+    """
     from .. import pipeline
     from ..data import DataFormatError
     from ..io import CheckpointError, load_checkpoint
 
+    clock = time.perf_counter()
     try:
         data = pipeline.prepare_data(config.run)
     except (DataFormatError, FileNotFoundError, ValueError) as error:
         raise UserError(str(error)) from None
+    timings["data"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     network = None
     source = config.checkpoint or (str(folder / "model.eqx") if (folder / "model.eqx").is_file() else None)
     if source is not None:
@@ -366,6 +508,7 @@ def _load_inputs(config, folder: pathlib.Path):
                 f"checkpoint {source!r} has topology {topology}, which does not match the {data.name} data "
                 f"({data.n_features} inputs, {data.n_classes} classes); pass a checkpoint trained on it."
             )
+        timings["model"] = time.perf_counter() - clock
     else:
         try:
             pipeline.resolve_topology(config.run, data)
@@ -374,12 +517,12 @@ def _load_inputs(config, folder: pathlib.Path):
     return network, data, source
 
 
-def _execute(config, folder: pathlib.Path, network, data, source) -> int:
+def _execute(config, folder: pathlib.Path, network, data, source, *, timings: dict, started: float) -> int:
     import jax
     from tqdm import tqdm
 
     from .. import pipeline
-    from ..campaign import campaign_dataset, run_campaign, save_dataset
+    from ..campaign import campaign_dataset, campaign_records, run_campaign, save_dataset
     from ..faults import sensitivity_map
     from ..io import atomic_write_json, atomic_write_text, save_checkpoint
     from ..io.plots import plot_ft_vs_rate, plot_sensitivity
@@ -389,15 +532,21 @@ def _execute(config, folder: pathlib.Path, network, data, source) -> int:
     k_init, k_train, k_sweep, _ = jax.random.split(key, 4)
     if network is None:
         print("lifa sweep: training a model (pass --checkpoint to sweep an existing one)", file=sys.stderr)
+        clock = time.perf_counter()
         topology = pipeline.resolve_topology(config.run, data)
         network = pipeline.build_network(config.run, topology, key=k_init)
         with tqdm(total=config.run.epochs, desc="training", unit="epoch", file=sys.stderr) as bar:
             network, _ = pipeline.train_network(
                 config.run, network, data, key=k_train, progress=lambda e, m: bar.update(1)
             )
+        timings["model"] = time.perf_counter() - clock
+        model_source = "trained by lifa sweep"
+    else:
+        model_source = f"loaded from {source}"
     if not (folder / "model.eqx").is_file():
         save_checkpoint(folder / "model.eqx", network, {"source": source or "trained by lifa sweep"})
 
+    clock = time.perf_counter()
     setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep)
     with tqdm(desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
 
@@ -406,38 +555,22 @@ def _execute(config, folder: pathlib.Path, network, data, source) -> int:
             bar.update(1)
 
         arrays = run_campaign(config, folder, network, setup, progress=progress)
-
     a_ff = setup.accuracy_fault_free
-    ds = campaign_dataset(config, arrays, a_ff)
-    save_dataset(ds, folder / "sweep.nc")
+    records = campaign_records(config, arrays, a_ff, key=setup.bootstrap_key, n_test=data.n_test)
+    timings["sweep"] = time.perf_counter() - clock
 
-    records = []
-    for f, kind in enumerate(config.faults):
-        for r, rate in enumerate(config.rates):
-            records.append(
-                {
-                    "fault": kind,
-                    "rate": rate,
-                    "masks": config.masks,
-                    "accuracy_no_repair": arrays["accuracy_no_repair"][f, r],
-                    "accuracy_repair": arrays["accuracy_repair"][f, r]
-                    if config.repair
-                    else arrays["accuracy_no_repair"][f, r],
-                    "status": arrays["status"][f, r],
-                }
-            )
-    pipeline.add_metrics(records, a_ff, key=setup.bootstrap_key, n_test=data.n_test)
-    for record in records:
-        record.pop("per_mask")
-        if not config.repair:
-            for name in ("accuracy_repair", "ft_repair", "deviation", "recovery"):
-                record[name] = None
-
+    clock = time.perf_counter()
     _, drops = sensitivity_map(network, setup.spikes, setup.labels)
     critical = []
     for layer, drop in enumerate(drops):
         order = [int(i) for i in jax.numpy.argsort(-drop)[:10]]
         critical.append({"layer": layer, "neurons": order, "accuracy_drop": [float(drop[i]) for i in order]})
+    timings["sensitivity_map"] = time.perf_counter() - clock
+
+    save_dataset(campaign_dataset(config, arrays, a_ff), folder / "sweep.nc")
+    plot_ft_vs_rate(records, folder / "ft_vs_rate.png")
+    plot_sensitivity(drops, folder / "sensitivity.png")
+    timings["total"] = time.perf_counter() - started
 
     summary = {
         "dataset": data.name,
@@ -445,20 +578,27 @@ def _execute(config, folder: pathlib.Path, network, data, source) -> int:
         "accuracy_fault_free": a_ff,
         "sweep": records,
         "repair": config.repair,
+        "engine": config.engine,
+        "capacity": config.engine_options.get("capacity") if config.engine == "differential" else None,
         "critical_neurons": critical,
+        "model_source": model_source,
+        "timings_s": timings,
         "config": config.to_dict(),
         "versions": pipeline.versions(),
         "dataset_file": "sweep.nc",
     }
+    # summary.json and report.md are written last: a resume treats a campaign whose
+    # outputs all exist and whose summary.json records its configuration as complete.
     atomic_write_json(folder / "summary.json", summary)
     atomic_write_text(folder / "report.md", render_sweep_report(summary))
-    plot_ft_vs_rate(records, folder / "ft_vs_rate.png")
-    plot_sensitivity(drops, folder / "sensitivity.png")
+    _print_results(summary, folder)
+    return 0
 
-    print(f"fault-free accuracy: {a_ff:.4f} (higher is better); results in {folder}")
-    for r in records:
+
+def _print_results(summary: dict, folder: pathlib.Path) -> None:
+    print(f"fault-free accuracy: {summary['accuracy_fault_free']:.4f} (higher is better); results in {folder}")
+    for r in summary["sweep"]:
         ft_r = "n/a" if r["ft_repair"] is None else f"{r['ft_repair']['mean']:.2f}"
         print(
             f"  {r['fault']:<24} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   FT repair {ft_r} %"
         )
-    return 0

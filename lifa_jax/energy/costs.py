@@ -203,12 +203,20 @@ def cost_table_from_dict(data: dict, *, default_name: str = "custom") -> CostTab
 def load_cost_table(name_or_path: str | os.PathLike) -> CostTable:
     """Return the built-in table of that name (`COST_TABLES`) or read a JSON file.
 
-    Raises `ValueError` for an unknown name, an unreadable file or an invalid table.
+    Raises `ValueError` for an unknown name, a missing or unreadable file or an invalid table.
     """
     key = str(name_or_path)
     if key in COST_TABLES:
         return COST_TABLES[key]
     path = pathlib.Path(key)
+    looks_like_path = key.endswith(".json") or os.sep in key or (os.altsep is not None and os.altsep in key)
+    if looks_like_path and not path.exists():
+        raise ValueError(
+            f"cost table file {key!r} not found; pass the path of an existing JSON file or one of the built-in "
+            f"tables: {', '.join(COST_TABLES)}."
+        )
+    if path.is_dir():
+        raise ValueError(f"cost table path {key!r} is a folder; pass the path of a JSON file inside it.")
     if not path.is_file():
         raise ValueError(
             f"cost table {key!r} is neither a built-in table ({', '.join(COST_TABLES)}) nor a JSON file; "

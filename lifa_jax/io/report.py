@@ -92,8 +92,44 @@ def _sweep_table(sweep: list[dict]) -> list[str]:
     return lines
 
 
+def _describe_engine(engine: str, capacity) -> str:
+    """Return one sentence naming a sweep engine and, for the differential engine, its capacity."""
+    if engine != "differential":
+        return f"Engine: {engine} (every mask simulates the whole network)."
+    if capacity is None or (isinstance(capacity, list) and all(c is None for c in capacity)):
+        limit = "capacity none (a dense product through the faulty weights in every hidden layer)"
+    elif isinstance(capacity, list):
+        values = ", ".join("none" if c is None else str(c) for c in capacity)
+        limit = f"capacity {values} changed spikes per mask, one value per hidden layer (none: a dense product)"
+    else:
+        limit = f"capacity {capacity} changed spikes per mask in every hidden layer"
+    return (
+        f"Engine: differential, {limit}. Each mask's differences are propagated from one fault-free run, and "
+        "masks that overflow the capacity are evaluated again with the dense engine."
+    )
+
+
+_TIMING_LABELS = {"data": "data", "model": "model", "sweep": "sweep", "sensitivity_map": "sensitivity map"}
+
+
+def _timings_line(summary: dict) -> list[str]:
+    timings = summary.get("timings_s")
+    if not timings:
+        return []
+    parts = [f"{label} {timings[key]:.1f} s" for key, label in _TIMING_LABELS.items() if key in timings]
+    return [
+        "",
+        f"Wall-clock time of the run that wrote these outputs: {', '.join(parts)}; total {timings['total']:.1f} s. "
+        f"The model was {summary.get('model_source', 'not recorded')}. A resumed run counts only its own work, "
+        "so chunks written before the interruption are not included.",
+    ]
+
+
 def render_sweep_report(summary: dict) -> str:
     """Return `report.md` of a `lifa sweep` campaign."""
+    config = summary.get("config", {})
+    engine = summary.get("engine", config.get("engine", "dense"))
+    capacity = summary.get("capacity", config.get("engine_options", {}).get("capacity"))
     lines = [
         f"# lifa sweep: {summary['dataset']}",
         "",
@@ -101,9 +137,10 @@ def render_sweep_report(summary: dict) -> str:
         f"{summary['accuracy_fault_free']:.4f}; astrocyte repair {'on' if summary['repair'] else 'off'}. "
         f"Per-mask results are in `{summary['dataset_file']}` (xarray, netCDF).",
         "",
-        "## Fault sweep",
-        "",
+        _describe_engine(engine, capacity),
     ]
+    lines += _timings_line(summary)
+    lines += ["", "## Fault sweep", ""]
     lines += _sweep_table(summary["sweep"])
     lines += ["", "## Most critical neurons (single-neuron faults)", ""]
     for entry in summary["critical_neurons"]:

@@ -1,0 +1,216 @@
+"""`lifa sweep` outputs and messages: engine and timings, resuming, config errors; cost-table paths."""
+
+import io
+import json
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from lifa_jax import pipeline
+from lifa_jax.campaign import (
+    CampaignConfig,
+    campaign_dataset,
+    campaign_records,
+    chunk_bounds,
+    chunk_path,
+    collect_chunks,
+    load_dataset,
+    save_dataset,
+    write_campaign_file,
+)
+from lifa_jax.cli import main
+from lifa_jax.energy import load_cost_table
+from lifa_jax.io import atomic_write_bytes, atomic_write_json, save_checkpoint
+from lifa_jax.io.report import render_sweep_report
+from lifa_jax.network import SpikingNetwork
+
+OUTPUTS = ("sweep.nc", "summary.json", "report.md", "ft_vs_rate.png", "sensitivity.png")
+
+
+def write_chunks(config: CampaignConfig, folder) -> None:
+    """Write every chunk file of `config` with made-up accuracies."""
+    rng = np.random.default_rng(0)
+    for kind in config.faults:
+        for r, rate in enumerate(config.rates):
+            for c, (start, stop) in enumerate(chunk_bounds(config)):
+                accuracy = rng.uniform(0.5, 0.9, stop - start).astype(np.float32)
+                buffer = io.BytesIO()
+                np.savez(
+                    buffer,
+                    accuracy_no_repair=accuracy,
+                    accuracy_repair=accuracy,
+                    status=np.zeros(stop - start, np.int32),
+                    start=start,
+                    stop=stop,
+                    rate=rate,
+                )
+                atomic_write_bytes(chunk_path(folder, kind, r, c), buffer.getvalue())
+
+
+def sweep_summary(config: CampaignConfig, arrays: dict, *, engine="dense", capacity=None) -> dict:
+    """Return a summary.json of `lifa sweep`'s layout, filled without simulating."""
+    return {
+        "dataset": "digits",
+        "topology": [64, 24, 10],
+        "accuracy_fault_free": 0.9,
+        "sweep": campaign_records(config, arrays, 0.9, key=jax.random.key(0), n_test=60),
+        "repair": config.repair,
+        "engine": engine,
+        "capacity": capacity,
+        "critical_neurons": [{"layer": 0, "neurons": [3, 1], "accuracy_drop": [0.1, 0.05]}],
+        "model_source": "trained by lifa sweep",
+        "timings_s": {"data": 0.5, "model": 2.0, "sweep": 3.0, "sensitivity_map": 1.0, "total": 7.0},
+        "config": config.to_dict(),
+        "dataset_file": "sweep.nc",
+    }
+
+
+@pytest.fixture
+def finished_campaign(tmp_path, monkeypatch):
+    """A campaign folder without repair whose chunks and outputs all exist, written without simulating.
+
+    Loading data fails in this test, so a resume that recomputes anything fails.
+    """
+    folder = tmp_path / "campaign"
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.0, 0.2), masks=3, chunk_size=2, repair=False)
+    write_campaign_file(folder, config)
+    write_chunks(config, folder)
+    arrays = collect_chunks(config, folder)
+    summary = sweep_summary(config, arrays)
+    save_dataset(campaign_dataset(config, arrays, summary["accuracy_fault_free"]), folder / "sweep.nc")
+    atomic_write_json(folder / "summary.json", summary)
+    (folder / "report.md").write_text(render_sweep_report(summary))
+    for name in ("ft_vs_rate.png", "sensitivity.png"):
+        (folder / name).write_bytes(b"stored figure")
+
+    def fail_on_load(*args, **kwargs):
+        raise AssertionError("the resume loaded the data set")
+
+    monkeypatch.setattr(pipeline, "prepare_data", fail_on_load)
+    return folder, arrays
+
+
+def test_sweep_report_names_engine():
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.1,), masks=2, chunk_size=2, repair=False)
+    arrays = {
+        "accuracy_no_repair": np.array([[[0.8, 0.7]]], np.float32),
+        "accuracy_repair": np.array([[[0.8, 0.7]]], np.float32),
+        "status": np.zeros((1, 1, 2), np.int32),
+    }
+    dense = render_sweep_report(sweep_summary(config, arrays))
+    assert "Engine: dense" in dense
+    assert "Wall-clock time" in dense
+    assert "sensitivity map 1.0 s" in dense
+    shared = render_sweep_report(sweep_summary(config, arrays, engine="differential", capacity=4096))
+    assert "Engine: differential, capacity 4096 changed spikes per mask in every hidden layer" in shared
+    per_layer = render_sweep_report(sweep_summary(config, arrays, engine="differential", capacity=[4096, None]))
+    assert "capacity 4096, none changed spikes per mask, one value per hidden layer" in per_layer
+    unlimited = render_sweep_report(sweep_summary(config, arrays, engine="differential", capacity=None))
+    assert "capacity none (a dense product" in unlimited
+
+
+def test_resume_finished_campaign_recomputes_nothing(finished_campaign, capsys):
+    folder, _ = finished_campaign
+    before = {name: (folder / name).stat().st_mtime_ns for name in OUTPUTS}
+    # The campaign has repair off; a resume without --no-repair keeps the stored setting.
+    assert main(["sweep", "--resume", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "is complete; nothing to recompute" in out
+    assert "FT no repair" in out
+    assert {name: (folder / name).stat().st_mtime_ns for name in OUTPUTS} == before
+
+
+def test_resume_writes_only_missing_outputs(finished_campaign, capsys):
+    folder, arrays = finished_campaign
+    summary_before = (folder / "summary.json").read_bytes()
+    for name in ("sweep.nc", "report.md", "ft_vs_rate.png"):
+        (folder / name).unlink()
+    assert main(["sweep", "--resume", str(folder)]) == 0
+    assert "writing the missing sweep.nc, report.md, ft_vs_rate.png" in capsys.readouterr().err
+    ds = load_dataset(folder / "sweep.nc")
+    np.testing.assert_array_equal(ds["accuracy_no_repair"].values, arrays["accuracy_no_repair"])
+    assert "Engine: dense" in (folder / "report.md").read_text()
+    assert (folder / "ft_vs_rate.png").read_bytes().startswith(b"\x89PNG")
+    assert (folder / "summary.json").read_bytes() == summary_before
+    assert (folder / "sensitivity.png").read_bytes() == b"stored figure"
+
+
+def test_resume_with_other_repair_rejected(tmp_path, capsys):
+    folder = tmp_path / "campaign"
+    write_campaign_file(folder, CampaignConfig(masks=6, chunk_size=2))
+    assert main(["sweep", "--resume", str(folder), "--no-repair", "--masks", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "started with other settings (masks, repair)" in err
+    assert "masks: 6 stored, 4 requested" in err
+    assert "repair: True stored, False requested" in err
+
+    assert main(["sweep", "--resume", str(folder), "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "masks: 6 stored, 8 requested" in err
+    assert "rates: " in err
+
+    assert main(["sweep", "--resume", str(folder), "--out", str(tmp_path / "other")]) == 2
+    assert "drop --out" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
+def test_toml_bad_values_name_file(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text("rates = [0, 1.5]\n")
+    out = tmp_path / "o"
+    assert main(["sweep", "--config", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"rates in '{re.escape(str(config))}' must lie in \[0, 1\], got \[1.5\]", err), err
+    assert "--rates" not in err
+
+    # A value given on the command line keeps the option's name.
+    assert main(["sweep", "--config", str(config), "--rates", "0,2", "--out", str(out)]) == 2
+    assert re.search(r"--rates must lie in \[0, 1\], got \[2.0\]", capsys.readouterr().err)
+
+    config.write_text('masks = "3"\n')
+    assert main(["sweep", "--config", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"masks in '{config}'" in err
+    assert "must be an integer, got '3'" in err
+
+    config.write_text('repair = "no"\n')
+    assert main(["sweep", "--config", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"repair in '{config}'" in err
+    assert "must be true or false, got 'no'" in err
+    assert not out.exists()
+
+
+def test_missing_cost_table_file_named(tmp_path):
+    for path in (tmp_path / "absent.json", tmp_path / "tables" / "absent"):
+        with pytest.raises(ValueError, match=f"cost table file '{re.escape(str(path))}' not found") as error:
+            load_cost_table(path)
+        assert "loihi, horowitz-45nm, horowitz-45nm-dram" in str(error.value)
+    with pytest.raises(ValueError, match="is a folder"):
+        load_cost_table(tmp_path)
+    with pytest.raises(ValueError, match="'no-such-table' is neither a built-in table"):
+        load_cost_table("no-such-table")
+
+
+@pytest.mark.slow
+def test_sweep_records_engine_and_timings(tmp_path, capsys, monkeypatch):
+    checkpoint = tmp_path / "model.eqx"
+    save_checkpoint(checkpoint, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
+    out = tmp_path / "run"
+    args = ["sweep", "--checkpoint", str(checkpoint), "--faults", "synapse_dead", "--rates", "0.05", "--masks", "2"]
+    args += ["--chunk-size", "2", "--max-test", "30", "--engine", "differential", "--capacity", "64", "--no-repair"]
+    assert main([*args, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "differential"
+    assert summary["capacity"] == 64
+    assert set(summary["timings_s"]) == {"data", "model", "sweep", "sensitivity_map", "total"}
+    for name, seconds in summary["timings_s"].items():
+        assert isinstance(seconds, float) and seconds >= 0.0, name
+    assert "Engine: differential, capacity 64" in (out / "report.md").read_text()
+
+    monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("the resume loaded the data set"))
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(out)]) == 0
+    assert "is complete; nothing to recompute" in capsys.readouterr().out
