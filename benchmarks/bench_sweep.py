@@ -22,6 +22,11 @@ Masks/s of the loops are extrapolated from the masks they timed. Accuracies of
 the engine and the loops are compared mask by mask. Peak memory is the process's
 peak resident set (`ru_maxrss`), read after each phase.
 
+With `--calibrate-only` the script stops after the calibration masks and prints
+their changed spikes per hidden layer and their accuracies, then the time of
+each weight layer's dense product and dynamics in the golden run: how far a
+mask's differences spread, and the least work a mask needs.
+
 Run: `.venv/bin/python benchmarks/bench_sweep.py [--masks 64] [--loop-masks 5]`
 """
 
@@ -34,9 +39,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import best_time
 
 from lifa_jax.faults import SynapseBitFlipFixed
 from lifa_jax.faults.differential import (
+    _dense_synaptic,
+    _layer_dynamics,
     differential_masks,
     draw_sparse_faults,
     golden_run,
@@ -76,6 +84,18 @@ def injected_weights(network: SpikingNetwork, sparse) -> list[np.ndarray]:
     return weights
 
 
+def golden_pieces(network, golden, repeats: int = 3) -> tuple[list[float], list[float]]:
+    """Return, per weight layer, the best time of the golden run's dense product and of its dynamics."""
+
+    products, dynamics = [], []
+    for layer, weights in enumerate(network.weights):
+        product = eqx.filter_jit(lambda n, w, s: _dense_synaptic(n, w, s))
+        products.append(best_time(product, network, weights, golden.spikes[layer], repeats=repeats))
+        step = eqx.filter_jit(lambda n, i, layer=layer: _layer_dynamics(n, layer, i)[0])
+        dynamics.append(best_time(step, network, golden.synaptic[layer], repeats=repeats))
+    return products, dynamics
+
+
 def run_engine(network, fault, spikes, labels, keys, args):
     """Run the differential engine; return its results, timings and the capacity used."""
     timings = {}
@@ -101,6 +121,9 @@ def run_engine(network, fault, spikes, labels, keys, args):
         capacity = suggest_capacity(probe.changed_spikes, network, golden)
         timings["calibration"] = time.perf_counter() - start
         timings["changed"] = np.asarray(probe.changed_spikes)
+        timings["calibration_accuracy"] = np.asarray(probe.accuracy)
+        if args.calibrate_only:
+            return None, None, capacity, timings
 
     accuracy, status, block_times = [], [], []
     for first in range(0, len(keys), args.block):
@@ -254,11 +277,19 @@ def main() -> None:
         help="PyTorch thread counts to time, comma-separated; the faster sets the ratio",
     )
     parser.add_argument("--seed", type=int, default=5, help="seed of the mask keys")
+    parser.add_argument(
+        "--weight-scale", type=float, default=2.0, help="weight_scale of SpikingNetwork.init (default 2, its default)"
+    )
+    parser.add_argument(
+        "--calibrate-only",
+        action="store_true",
+        help="stop after the calibration masks: print their changed spikes per layer and accuracies, and time the golden run per layer",
+    )
     args = parser.parse_args()
     if args.masks < 2 * args.block:
         parser.error(f"--masks must be at least 2 * --block ({2 * args.block}) to time blocks after compilation")
 
-    network = SpikingNetwork.init(TOPOLOGY, key=jax.random.key(0), domain_size=64)
+    network = SpikingNetwork.init(TOPOLOGY, key=jax.random.key(0), domain_size=64, weight_scale=args.weight_scale)
     x = jax.random.uniform(jax.random.key(1), (args.samples, TOPOLOGY[0]))
     encoder = RegularEncoder() if args.encoding == "regular" else PoissonEncoder()
     spikes = encode_batch(encoder, x, args.steps, jax.random.key(2))
@@ -277,6 +308,20 @@ def main() -> None:
 
     print("differential engine:")
     accuracy, status, capacity, timings = run_engine(network, fault, spikes, labels, keys, args)
+    if args.calibrate_only:
+        if "changed" not in timings:
+            parser.error("--calibrate-only needs --capacity auto")
+        golden_counts = [int(s.sum()) for s in golden.spikes[1:]]
+        print(f"  golden spikes per hidden layer {golden_counts}")
+        for changed, accuracy in zip(timings["changed"].tolist(), timings["calibration_accuracy"].tolist()):
+            print(f"  calibration mask: changed spikes per hidden layer {changed}, accuracy {accuracy:.3f}")
+        print(f"  suggested capacity {capacity}")
+        products, dynamics = golden_pieces(network, golden)
+        print(
+            f"  golden run pieces (best of 3): dense products {[round(t * 1e3) for t in products]} ms, "
+            f"dynamics {[round(t * 1e3) for t in dynamics]} ms per weight layer"
+        )
+        return
     steady = sum(timings["blocks"][1:])
     steady_masks = args.masks - args.block
     engine_rate = steady_masks / steady
