@@ -40,6 +40,16 @@ from .pipeline import RunConfig, SweepSetup, add_metrics
 CAMPAIGN_FILE = "campaign.json"
 SCHEMA_VERSION = 1
 ENGINES = {"dense": Dense, "differential": Differential}
+# Fault fields that `fault_options` cannot set: the rate is the campaign's `rates`
+# axis, and `among` contains per-layer unit masks sized for one network, which a
+# JSON configuration cannot store.
+UNSETTABLE_FAULT_FIELDS = ("rate", "among")
+
+
+def fault_option_fields(kind: str) -> tuple[str, ...]:
+    """Return the fields of fault kind `kind` that `CampaignConfig.fault_options` may set, sorted."""
+    fields = dataclasses.fields(FAULT_KINDS[kind])
+    return tuple(sorted(f.name for f in fields if f.init and f.name not in UNSETTABLE_FAULT_FIELDS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +60,9 @@ class CampaignConfig:
     - `rates`: fault rates in [0, 1] (per unit; per bit for bit flips).
     - `masks`: masks per kind and rate; `chunk_size`: masks per chunk file.
     - `repair`: also evaluate with homeostatic astrocyte repair.
-    - `fault_options`: keyword options per kind, e.g. `{"synapse_bitflip_fixed": {"bits": [7]}}`.
+    - `fault_options`: keyword options per kind, e.g. `{"synapse_bitflip_fixed": {"bits": [7]}}`;
+      `fault_option_fields(kind)` lists the fields a kind accepts. Only kinds in
+      `faults` may have options.
     - `devices`: number of devices to split masks over (1: no sharding).
     - `checkpoint`: the model file swept, or None to train one with `run`.
     - `transient`: redraw every mask on every time step instead of once per run.
@@ -95,10 +107,22 @@ class CampaignConfig:
             )
         if self.devices > len(jax.devices()):
             raise ValueError(f"--devices {self.devices} exceeds the {len(jax.devices())} devices JAX sees.")
-        for kind in self.fault_options:
+        for kind, options in self.fault_options.items():
             if kind not in FAULT_KINDS:
                 raise ValueError(
                     f"fault options given for unknown kind {kind!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
+                )
+            if kind not in self.faults:
+                raise ValueError(
+                    f"fault options given for {kind!r}, which is not in faults {list(self.faults)}; "
+                    f"add {kind} to faults or drop its options."
+                )
+            settable = fault_option_fields(kind)
+            unknown = sorted(set(options) - set(settable))
+            if unknown:
+                raise ValueError(
+                    f"fault option {unknown[0]!r} is not a settable field of {kind!r}; "
+                    f"its settable fields are {', '.join(settable)}."
                 )
         engine = self.build_engine()
         for kind in self.faults:
@@ -125,6 +149,19 @@ class CampaignConfig:
         except TypeError as error:
             raise ValueError(f"invalid options {options} for fault kind {kind!r}: {error}.") from None
 
+    def resolved_fault_options(self) -> dict:
+        """Return every settable field of every kind in `faults`, with defaults filled in, as JSON values.
+
+        Two campaigns whose resolved options are equal build the same faults, even
+        when one gives a field at its default value and the other leaves it out.
+        """
+        resolved = {}
+        for kind in self.faults:
+            fault = self.build_fault(kind, 0.0)
+            fault = fault.fault if isinstance(fault, Transient) else fault
+            resolved[kind] = {name: getattr(fault, name) for name in fault_option_fields(kind)}
+        return json.loads(json.dumps(resolved, default=_json_default))
+
     def to_dict(self) -> dict:
         """Return the configuration as plain JSON values."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -140,6 +177,11 @@ class CampaignConfig:
         data["faults"] = tuple(data["faults"])
         data["rates"] = tuple(data["rates"])
         return cls(run=RunConfig(**run), **data)
+
+
+def _json_default(value):
+    """Convert array-valued fault fields (a Python API may pass them) to lists for JSON."""
+    return np.asarray(value).tolist()
 
 
 def config_differences(stored: dict, requested: dict, prefix: str = "") -> list[str]:
@@ -208,6 +250,11 @@ def run_campaign(
     **Returns:** a dict with `accuracy_no_repair`, `accuracy_repair` and `status`,
     each of shape `(faults, rates, masks)`.
     """
+    if config.repair and setup.set_points is None:
+        raise ValueError(
+            "the campaign evaluates repair but `setup` has no repair calibration; "
+            "build it with sweep_setup(..., repair=True)."
+        )
     keys = jax.random.split(setup.mask_key, config.masks)
     engine = config.build_engine()
     mesh = mask_mesh(jax.devices()[: config.devices]) if config.devices > 1 else None

@@ -180,30 +180,41 @@ def repair_stream(config: RunConfig, data: Dataset, *, key):
 
 @dataclasses.dataclass(frozen=True)
 class SweepSetup:
-    """Everything a fault sweep shares across masks: encoded test set, repair state, keys."""
+    """Everything a fault sweep shares across masks: encoded test set, repair state, keys.
+
+    `repair`, `set_points` and `stream` are None when the setup was built with
+    `repair=False`.
+    """
 
     spikes: jax.Array
     labels: jax.Array
     accuracy_fault_free: float
-    repair: HomeostaticRepair
-    set_points: SetPoints
-    stream: jax.Array
+    repair: HomeostaticRepair | None
+    set_points: SetPoints | None
+    stream: jax.Array | None
     mask_key: jax.Array
     bootstrap_key: jax.Array
 
 
-def sweep_setup(config: RunConfig, network: SpikingNetwork, data: Dataset, *, key) -> SweepSetup:
-    """Encode the test set, measure fault-free accuracy and calibrate repair."""
+def sweep_setup(config: RunConfig, network: SpikingNetwork, data: Dataset, *, key, repair: bool = True) -> SweepSetup:
+    """Encode the test set, measure fault-free accuracy and, with `repair`, calibrate repair.
+
+    `repair=False` skips encoding the repair stream and calibrating the
+    set-points. The keys of the test set, the masks and the bootstrap do not
+    depend on it, so the accuracies without repair are the same either way.
+    """
     k_test, k_streams, k_masks, k_boot = jax.random.split(key, 4)
     spikes = encode_batch(make_encoder(config), jnp.asarray(data.x_test), config.steps, k_test)
     labels = jnp.asarray(data.y_test)
     preds = jax.jit(jax.vmap(lambda s: predict(simulate(network, s))))(spikes)
     a_ff = float(jnp.mean(preds == labels))
+    if not repair:
+        return SweepSetup(spikes, labels, a_ff, None, None, None, k_masks, k_boot)
 
-    repair = HomeostaticRepair(eta=config.repair_eta, passes=config.repair_passes, g_max=config.repair_g_max)
+    homeostatic = HomeostaticRepair(eta=config.repair_eta, passes=config.repair_passes, g_max=config.repair_g_max)
     stream = repair_stream(config, data, key=k_streams)
-    set_points = repair.calibrate(network, stream)
-    return SweepSetup(spikes, labels, a_ff, repair, set_points, stream, k_masks, k_boot)
+    set_points = homeostatic.calibrate(network, stream)
+    return SweepSetup(spikes, labels, a_ff, homeostatic, set_points, stream, k_masks, k_boot)
 
 
 def add_metrics(records: list[dict], a_ff: float, *, key, n_test: int) -> list[dict]:

@@ -1,6 +1,7 @@
 """`lifa sweep`: a resumable fault campaign with and without astrocyte repair."""
 
 import argparse
+import math
 import pathlib
 import re
 import sys
@@ -27,7 +28,8 @@ DEFAULTS = {
     "engine": "dense",
     "capacity": None,
 }
-CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS))
+# `fault_options` is a TOML table of tables, [fault_options.KIND], read by `_requested_fault_options`.
+CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS) | {"fault_options"})
 # TOML value types each key accepts. Lists of faults, rates and bits are joined
 # into the comma-separated text the options take.
 TOML_TYPES = {
@@ -38,10 +40,40 @@ TOML_TYPES = {
     "fixed_format": (str,),
     "repair": (bool,),
     "transient": (bool,),
+    "fault_options": (dict,),
     **dict.fromkeys(("masks", "chunk_size", "epochs", "repair_passes", "steps", "devices", "seed", "max_test"), (int,)),
     **dict.fromkeys(("checkpoint", "dataset", "data_path", "engine"), (str,)),
 }
-TOML_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number", bool: "true or false"}
+TOML_TYPE_NAMES = {
+    str: "a string",
+    list: "a list",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a table",
+}
+# The value type of every fault field that `--fault-option` and [fault_options.KIND]
+# set, with an example value for messages. Fields whose default is None also take
+# "none" (all layers, all bit positions, or a value derived from the weights).
+FAULT_FIELD_TYPES = {
+    "exact": ("bool", "false"),
+    "layers": ("ints", "0"),
+    "bits": ("ints", "7"),
+    "value": ("float", "0.5"),
+    "threshold_factor": ("float", "1.2"),
+    "tau_factor": ("float", "0.8"),
+    "w_max": ("float", "1.0"),
+    "scale": ("float", "0.05"),
+    "sign": ("int", "-1"),
+    "int_bits": ("int", "3"),
+    "frac_bits": ("int", "5"),
+}
+FIELD_TYPE_NAMES = {
+    "bool": "true or false",
+    "ints": "comma-separated integers",
+    "float": "a finite number",
+    "int": "an integer",
+}
 # Final outputs of a campaign, besides campaign.json, model.eqx and chunks/.
 OUTPUT_FILES = ("sweep.nc", "summary.json", "report.md", "ft_vs_rate.png", "sensitivity.png")
 
@@ -56,7 +88,8 @@ def register(subparsers) -> None:
             "Evaluate a trained LIFA network (--checkpoint, or one trained here) under many fault masks per kind "
             "and rate, without and with homeostatic astrocyte repair. Results are written chunk by chunk into "
             "--out, so an interrupted campaign continues with --resume. Options override a --config TOML file, "
-            "whose keys are the option names with underscores."
+            "whose keys are the option names with underscores; fault fields go in tables such as "
+            "[fault_options.neuron_parametric]."
         ),
     )
     p.add_argument("--config", type=pathlib.Path, default=None, help="TOML file with campaign settings")
@@ -91,6 +124,18 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--bits", default=sup, help="bit positions bit flips may hit, e.g. 7 or 23,24,30 (default all)")
+    p.add_argument(
+        "--fault-option",
+        action="append",
+        default=None,
+        metavar="KIND.FIELD=VALUE",
+        help=(
+            "set a field of one fault kind in --faults, e.g. neuron_parametric.threshold_factor=1.2 or "
+            "neuron_stuck.value=0.5 (membrane in units of the threshold v_th = 1); repeatable. Overrides --bits "
+            "and --fixed-format for that kind. Fields: exact, layers and per kind value, threshold_factor, "
+            "tau_factor, w_max (weight units), sign, int_bits, frac_bits, bits, scale; see docs/faults.md"
+        ),
+    )
     p.add_argument(
         "--fixed-format", default=sup, help="fixed-point format q_i.q_f of fixed-point bit flips (default 2.6)"
     )
@@ -157,16 +202,212 @@ def _toml_names(path: pathlib.Path | None, toml: dict, explicit: dict) -> dict[s
 
 
 def _option(key: str, names: dict[str, str]) -> str:
-    """Return the name of setting `key` in messages: its TOML key and file, or its option."""
+    """Return the name of setting `key` in messages: its TOML key and file, or its option.
+
+    A fault field's key is `fault_options.KIND.FIELD`, named `--fault-option KIND.FIELD`.
+    """
+    if key.startswith("fault_options."):
+        return names.get(key, "--fault-option " + key.removeprefix("fault_options."))
     return names.get(key, "--" + key.replace("_", "-"))
 
 
 def _rename_options(message: str, names: dict[str, str]) -> str:
     """Replace the options in a validation message by the TOML keys that set them."""
     for key, name in names.items():
+        if key.startswith("fault_options."):
+            continue
         option = "--" + key.replace("_", "-")
         message = re.sub(re.escape(option) + r"(?![\w-])", lambda _, name=name: name, message)
     return message
+
+
+def _requested_fault_options(args, toml: dict) -> tuple[dict, dict[str, str]]:
+    """Return the fault fields requested by `--fault-option` and the TOML file, and their names in messages.
+
+    Removes `fault_options` from `toml`. A field given in both takes the
+    `--fault-option` value. **Returns:** `({kind: {field: value}}, names)`, where
+    `names` maps `fault_options.KIND.FIELD` to the option or TOML key that set it.
+    """
+    options, names = {}, {}
+    table = toml.pop("fault_options", {})
+    for kind, fields in table.items():
+        _check_fault_kind(kind, f"table [fault_options.{kind}] in {str(args.config)!r}")
+        if not isinstance(fields, dict):
+            raise UserError(
+                f"fault_options.{kind} in {str(args.config)!r} must be a table of fields, got {fields!r}; "
+                f"write it as [fault_options.{kind}] followed by lines such as FIELD = VALUE."
+            )
+        for field, value in fields.items():
+            subject = f"fault_options.{kind}.{field} in {str(args.config)!r}"
+            _check_fault_field(kind, field, subject)
+            options.setdefault(kind, {})[field] = _toml_field_value(value, kind, field, subject)
+            names[f"fault_options.{kind}.{field}"] = subject
+
+    seen = set()
+    for text in args.fault_option or []:
+        target, equals, raw = text.partition("=")
+        kind, dot, field = (part.strip() for part in target.partition("."))
+        if not (equals and dot and kind and field):
+            raise UserError(
+                f"--fault-option {text!r} must look like KIND.FIELD=VALUE; "
+                "for example --fault-option neuron_parametric.threshold_factor=1.2."
+            )
+        subject = f"--fault-option {kind}.{field}"
+        _check_fault_kind(kind, subject)
+        _check_fault_field(kind, field, subject)
+        if (kind, field) in seen:
+            raise UserError(f"{subject} is given more than once; keep one value.")
+        seen.add((kind, field))
+        options.setdefault(kind, {})[field] = _text_field_value(raw, kind, field, subject)
+        names[f"fault_options.{kind}.{field}"] = subject
+    return options, names
+
+
+def _check_fault_kind(kind: str, subject: str) -> None:
+    from ..faults import FAULT_KINDS
+
+    if kind not in FAULT_KINDS:
+        raise UserError(f"{subject}: unknown fault kind {kind!r}; use one of: {', '.join(sorted(FAULT_KINDS))}.")
+
+
+def _check_fault_field(kind: str, field: str, subject: str) -> None:
+    """Raise `UserError` unless `field` is a field of fault kind `kind` that a campaign may set."""
+    from ..campaign import fault_option_fields
+
+    settable = fault_option_fields(kind)
+    if field not in settable:
+        reasons = {
+            "rate": " The rate comes from --rates.",
+            "among": " Unit subsets (among) are set only on faults built in Python.",
+        }
+        raise UserError(
+            f"{subject}: fault kind {kind} has no settable field {field!r}; its settable fields are "
+            f"{', '.join(settable)}.{reasons.get(field, '')}"
+        )
+
+
+def _field_is_optional(kind: str, field: str) -> bool:
+    """Return whether `field` of fault kind `kind` defaults to None, so it also takes "none"."""
+    import dataclasses
+
+    from ..faults import FAULT_KINDS
+
+    return next(f for f in dataclasses.fields(FAULT_KINDS[kind]) if f.name == field).default is None
+
+
+def _text_field_value(raw: str, kind: str, field: str, subject: str):
+    """Parse the text of `--fault-option KIND.FIELD=VALUE` to the field's type; raise `UserError` if invalid."""
+    value_type, example = FAULT_FIELD_TYPES[field]
+    text = raw.strip()
+    optional = _field_is_optional(kind, field)
+    if optional and text.lower() == "none":
+        return None
+    try:
+        if value_type == "bool":
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            value = text.lower() == "true"
+        elif value_type == "int":
+            value = int(text)
+        elif value_type == "float":
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+        else:
+            value = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        expected = FIELD_TYPE_NAMES[value_type] + (" or none" if optional else "")
+        raise UserError(
+            f"{subject} must be {expected}, got {raw!r}; for example --fault-option {kind}.{field}={example}."
+        ) from None
+    if field == "scale":
+        _check_scale(value, subject)
+    return _check_unique(value, subject)
+
+
+def _toml_field_value(value, kind: str, field: str, subject: str):
+    """Check a [fault_options.KIND] value in a TOML file and return it as the field's type."""
+    value_type, example = FAULT_FIELD_TYPES[field]
+    optional = _field_is_optional(kind, field)
+    if optional and isinstance(value, str) and value.strip().lower() == "none":
+        return None
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if value_type == "bool" and isinstance(value, bool):
+        return value
+    if value_type == "int" and is_int:
+        return value
+    if value_type == "float" and (is_int or isinstance(value, float)) and math.isfinite(value):
+        return _check_scale(float(value), subject) if field == "scale" else float(value)
+    if value_type == "ints" and is_int:
+        return (value,)
+    if (
+        value_type == "ints"
+        and isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return _check_unique(tuple(value), subject)
+
+    expected = {
+        "bool": "true or false",
+        "int": "an integer",
+        "float": "a finite number",
+        "ints": "an integer or a non-empty list of integers",
+    }[value_type] + (' or "none"' if optional else "")
+    toml_example = f"[{example}]" if value_type == "ints" else example
+    raise UserError(
+        f"{subject} must be {expected}, got {value!r}; "
+        f"for example {field} = {toml_example} under [fault_options.{kind}]."
+    )
+
+
+def _check_scale(value, subject: str):
+    """Raise `UserError` for a fixed-point `scale` that is not positive (the fault kind accepts any float)."""
+    if value is not None and not value > 0:
+        raise UserError(
+            f"{subject} must be positive, got {value!r}; pass the weight of one fixed-point unit, or none to "
+            "derive it from each layer's largest weight."
+        )
+    return value
+
+
+def _check_unique(value, subject: str):
+    """Raise `UserError` when a tuple of layers or bit positions repeats an entry; return `value`."""
+    if isinstance(value, tuple):
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise UserError(f"{subject} repeats {repeated}; list each entry once.")
+    return value
+
+
+def _fault_kwargs(options: dict) -> dict:
+    """Return fault keyword options with lists of layers or bits as the tuples the fault kinds take."""
+    return {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+
+
+def _check_fault_options(kind: str, base: dict, requested: dict, names: dict[str, str]) -> None:
+    """Raise `UserError` naming the requested fields when fault kind `kind` rejects them.
+
+    `base` contains the options `--bits` and `--fixed-format` set for the kind.
+    Errors the base options cause alone are left to `CampaignConfig.validate`,
+    whose messages name those options.
+    """
+    from ..faults import FAULT_KINDS
+
+    def error_of(options: dict) -> str | None:
+        try:
+            FAULT_KINDS[kind](0.0, **_fault_kwargs(options))
+        except ValueError as error:
+            return str(error)
+        return None
+
+    message = error_of({**base, **requested})
+    if message is None or error_of(base) is not None:
+        return
+    culprits = [field for field in requested if error_of({**base, field: requested[field]}) is not None]
+    subjects = ", ".join(_option(f"fault_options.{kind}.{field}", names) for field in culprits or requested)
+    raise UserError(f"{subjects}: {message}")
 
 
 def build_config(settings: dict, *, names: dict[str, str] | None = None):
@@ -180,8 +421,18 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
 
     names = names or {}
     faults = tuple(f.strip() for f in str(settings["faults"]).split(",") if f.strip())
+    requested = settings.get("fault_options") or {}
+    for kind, fields in requested.items():
+        if fields and kind not in faults:
+            subject = _option(f"fault_options.{kind}.{next(iter(fields))}", names)
+            faults_name = _option("faults", names)
+            raise UserError(
+                f"{subject} sets a field of {kind}, which is not in {faults_name} ({','.join(faults)}); "
+                f"add {kind} to {faults_name} or drop the option."
+            )
     options = {}
     bits = None if settings["bits"] is None else tuple(parse_int_list(str(settings["bits"]), _option("bits", names)))
+    _check_unique(bits, _option("bits", names))
     try:
         q_i, q_f = (int(v) for v in str(settings["fixed_format"]).split("."))
     except ValueError:
@@ -193,6 +444,11 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
     if "synapse_bitflip_float" in faults:
         options["synapse_bitflip_float"] = {"bits": bits}
+    for kind, fields in requested.items():
+        if not fields:
+            continue
+        _check_fault_options(kind, options.get(kind, {}), fields, names)
+        options[kind] = {**options.get(kind, {}), **fields}
     engine = str(settings["engine"])
     if engine not in ("dense", "differential"):
         raise UserError(f"--engine must be dense or differential, got {engine!r}.")
@@ -276,6 +532,19 @@ def _check_differential_settings(faults: tuple[str, ...], settings: dict) -> Non
         raise UserError("--engine differential runs on one device; pass --devices 1 or --engine dense.")
 
 
+def _check_fault_layers(config, network) -> None:
+    """Check, before any heavy work, that every fault kind's `layers` exist in the network."""
+    from ..faults import Transient
+
+    for kind in config.faults:
+        fault = config.build_fault(kind, 0.0)
+        fault = fault.fault if isinstance(fault, Transient) else fault
+        try:
+            fault.target_layers(network)
+        except ValueError as error:
+            raise UserError(f"fault option {kind}.layers: {error}") from None
+
+
 def _check_engine_rates(config, network) -> None:
     """Check, before any heavy work, that the differential engine can size its buffers at every rate."""
     if config.engine != "differential":
@@ -318,14 +587,17 @@ def run(args) -> int:
                 return 0
     else:
         toml = {} if args.config is None else _read_toml(args.config)
+        fault_options, option_names = _requested_fault_options(args, toml)
         explicit = _explicit(args)
-        settings = {**DEFAULTS, **(QUICK if args.quick else FULL), **toml, **explicit}
-        config = build_config(settings, names=_toml_names(args.config, toml, explicit))
+        settings = {**DEFAULTS, **(QUICK if args.quick else FULL), **toml, **explicit, "fault_options": fault_options}
+        config = build_config(settings, names={**_toml_names(args.config, toml, explicit), **option_names})
         folder = args.out or default_out_dir("sweep")
 
     timings = {}
     network, data, source = _load_inputs(config, folder, timings)
-    _check_engine_rates(config, network if network is not None else _network_shape(config, data))
+    shape = network if network is not None else _network_shape(config, data)
+    _check_fault_layers(config, shape)
+    _check_engine_rates(config, shape)
     if args.resume is None:
         _claim_folder(folder, overwrite=args.overwrite)
         write_campaign_file(folder, config)
@@ -353,11 +625,22 @@ def _resumed_config(args):
         raise UserError(str(error)) from None
 
     toml = {} if args.config is None else _read_toml(args.config)
+    fault_options, option_names = _requested_fault_options(args, toml)
     explicit = _explicit(args)
     requested = {**(QUICK if args.quick else {}), **toml, **explicit}
-    settings = {**_settings_from_config(stored), **requested}
-    config = build_config(settings, names=_toml_names(args.config, toml, explicit))
-    stored_dict, requested_dict = stored.to_dict(), config.to_dict()
+    stored_settings = _settings_from_config(stored)
+    settings = {**stored_settings, **requested}
+    settings["fault_options"] = _resumed_fault_options(
+        stored_settings["fault_options"], requested, fault_options, settings
+    )
+    config = build_config(settings, names={**_toml_names(args.config, toml, explicit), **option_names})
+    # Fault options are compared with their defaults filled in, so giving a field
+    # at its default value on resume is no change.
+    try:
+        stored_dict = {**stored.to_dict(), "fault_options": stored.resolved_fault_options()}
+    except ValueError as error:
+        raise UserError(f"{str(folder / 'campaign.json')!r} contains invalid fault options: {error}") from None
+    requested_dict = {**config.to_dict(), "fault_options": config.resolved_fault_options()}
     differ = config_differences(stored_dict, requested_dict)
     if differ:
         changes = "; ".join(
@@ -369,6 +652,29 @@ def _resumed_config(args):
             f"{changes}. Resume without changing them, or start a new campaign with --out."
         )
     return stored
+
+
+def _resumed_fault_options(stored: dict, requested: dict, fault_options: dict, settings: dict) -> dict:
+    """Return the fault fields a resumed campaign is rebuilt with: the stored ones, then the requested ones.
+
+    Stored fields of kinds that the request drops from `faults` are left out, and
+    a requested `--bits` or `--fixed-format` replaces the stored fields it sets,
+    so the comparison with campaign.json shows the change.
+    """
+    faults = {f.strip() for f in str(settings["faults"]).split(",") if f.strip()}
+    replaced = set()
+    if "bits" in requested:
+        replaced.add("bits")
+    if "fixed_format" in requested:
+        replaced |= {"int_bits", "frac_bits"}
+    merged = {}
+    for kind, fields in stored.items():
+        if kind in faults:
+            bitflip = kind in ("synapse_bitflip_fixed", "synapse_bitflip_float")
+            merged[kind] = {f: v for f, v in fields.items() if not (bitflip and f in replaced)}
+    for kind, fields in fault_options.items():
+        merged[kind] = {**merged.get(kind, {}), **fields}
+    return merged
 
 
 def _lookup(config: dict, dotted: str):
@@ -453,6 +759,7 @@ def _settings_from_config(config) -> dict:
         "transient": config.transient,
         "engine": config.engine,
         "capacity": _capacity_setting(config.engine_options.get("capacity")),
+        "fault_options": {kind: dict(fields) for kind, fields in options.items()},
     }
 
 
@@ -547,7 +854,7 @@ def _execute(config, folder: pathlib.Path, network, data, source, *, timings: di
         save_checkpoint(folder / "model.eqx", network, {"source": source or "trained by lifa sweep"})
 
     clock = time.perf_counter()
-    setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep)
+    setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep, repair=config.repair)
     with tqdm(desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
 
         def progress(done, total):
