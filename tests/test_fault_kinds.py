@@ -117,6 +117,11 @@ def test_bit_flip_exact_count():
         (lambda: SynapseBitFlipFixed(0.1, bits=(8,)), r"bit positions \[8\] lie outside the 8-bit Q\(2, 6\) word"),
         (lambda: SynapseBitFlipFloat(0.1, bits=(32,)), r"bit positions \[32\] lie outside the 32-bit float word"),
         (lambda: SynapseBitFlipFixed(0.1, int_bits=0), r"Q\(0, 6\) is not a supported fixed-point format"),
+        # A repeated position used to be counted twice: bits=(3, 3) flipped bit 4.
+        (lambda: SynapseBitFlipFixed(0.1, bits=(3, 3)), r"bit positions \[3\] appear more than once"),
+        (lambda: SynapseBitFlipFloat(0.1, bits=(30, 1, 30)), r"bit positions \[30\] appear more than once"),
+        (lambda: SynapseBitFlipFixed(0.1, scale=0.0), r"scale must be a positive finite number, got 0.0"),
+        (lambda: SynapseBitFlipFixed(0.1, scale=float("nan")), r"scale must be a positive finite number"),
     ],
 )
 def test_bit_positions_outside_format(make, message):

@@ -18,6 +18,7 @@ astrocyte's cluster.
 
 import abc
 import dataclasses
+import math
 
 import equinox as eqx
 import jax
@@ -300,6 +301,13 @@ class SynapseSaturated(_SynapseFault):
         return self._replace(network, faults, layers, failed, values)
 
 
+def _check_distinct_bits(bits: tuple[int, ...]) -> None:
+    """Raise `ValueError` when a bit position appears twice (its flip would be counted twice)."""
+    repeated = sorted({b for b in bits if bits.count(b) > 1})
+    if repeated:
+        raise ValueError(f"bit positions {repeated} appear more than once in bits={bits}; list each position once.")
+
+
 class SynapseBitFlipFixed(_SynapseFault):
     """Bit flips in weights stored in signed fixed point Q(`int_bits`, `frac_bits`), two's complement.
 
@@ -331,6 +339,9 @@ class SynapseBitFlipFixed(_SynapseFault):
                     f"bit positions {bad} lie outside the {width}-bit Q({self.int_bits}, {self.frac_bits}) word; "
                     f"use positions 0 to {width - 1}."
                 )
+            _check_distinct_bits(self.bits)
+        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"scale must be a positive finite number, got {self.scale}; or pass None for max |W|.")
 
     @property
     def name(self):
@@ -392,6 +403,7 @@ class SynapseBitFlipFloat(_SynapseFault):
             bad = [b for b in self.bits if not 0 <= b < 32]
             if bad:
                 raise ValueError(f"bit positions {bad} lie outside the 32-bit float word; use positions 0 to 31.")
+            _check_distinct_bits(self.bits)
 
     @property
     def name(self):
