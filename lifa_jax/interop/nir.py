@@ -37,15 +37,17 @@ the stepper when $V \ge V_\mathrm{th}$, so a membrane exactly at threshold fires
 here only. Times in graphs written here are in ms.
 """
 
+from __future__ import annotations
+
 import io
 import json
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import nir
 import numpy as np
 
 from ..dynamics import LIF, LIFA, Gliotransmitter, TripartiteCoupling, ZeroReset, reset_from_name
@@ -53,6 +55,9 @@ from ..dynamics.base import SubtractReset
 from ..io.atomic import atomic_write_bytes, atomic_write_json
 from ..io.checkpoint import network_header
 from ..network import SpikingNetwork
+
+if TYPE_CHECKING:
+    import nir
 
 SIDECAR_FORMAT = "lifa_jax-nir-sidecar"
 SIDECAR_SCHEMA_VERSION = 1
@@ -119,6 +124,8 @@ def export_nir(network: SpikingNetwork, path: str | os.PathLike | None = None, *
 
     **Returns:** the `nir.NIRGraph`.
     """
+    import nir  # imported on first use: it costs about 0.5 s and only this module needs it
+
     if strict:
         _check_nir_expressible(network)
     neuron = network.neuron
@@ -245,6 +252,8 @@ def _broadcast_scalar(value, size: int, name: str) -> np.ndarray:
 
 
 def _read_graph(graph_or_path) -> tuple[nir.NIRGraph, pathlib.Path | None]:
+    import nir
+
     if isinstance(graph_or_path, nir.NIRGraph):
         return graph_or_path, None
     if not isinstance(graph_or_path, str | os.PathLike):
@@ -327,6 +336,8 @@ def _check_sidecar(sidecar: dict, topology: tuple[int, ...]) -> None:
 
 def _linear_lif_chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode, str, nir.LIF]]:
     """Return `(linear_name, linear_node, lif_name, lif_node)` per layer, input to output."""
+    import nir
+
     for name, node in graph.nodes.items():
         if not isinstance(node, nir.Input | nir.Output | nir.Linear | nir.Affine | nir.LIF):
             raise NotImplementedError(
