@@ -111,6 +111,27 @@ def test_sweep_report_names_engine():
     assert "capacity none (a dense product" in unlimited
 
 
+def test_sweep_report_lists_fault_fields():
+    config = CampaignConfig(
+        faults=("neuron_parametric",),
+        rates=(0.1,),
+        masks=2,
+        chunk_size=2,
+        repair=False,
+        fault_options={"neuron_parametric": {"threshold_factor": 1.2}},
+    )
+    arrays = {
+        "accuracy_no_repair": np.array([[[0.8, 0.7]]], np.float32),
+        "accuracy_repair": np.array([[[0.8, 0.7]]], np.float32),
+        "status": np.zeros((1, 1, 2), np.int32),
+    }
+    summary = sweep_summary(config, arrays)
+    summary["fault_options"] = config.resolved_fault_options()
+    report = render_sweep_report(summary)
+    assert "- neuron_parametric: exact = true, layers = none, tau_factor = 1.0, threshold_factor = 1.2" in report
+    assert "2 masks per kind and rate in chunks of 2; permanent faults; seed 0." in report
+
+
 def test_resume_finished_campaign_recomputes_nothing(finished_campaign, capsys):
     folder, _ = finished_campaign
     before = {name: (folder / name).stat().st_mtime_ns for name in OUTPUTS}

@@ -887,6 +887,7 @@ def _execute(config, folder: pathlib.Path, network, data, source, *, timings: di
         "repair": config.repair,
         "engine": config.engine,
         "capacity": config.engine_options.get("capacity") if config.engine == "differential" else None,
+        "fault_options": config.resolved_fault_options(),
         "critical_neurons": critical,
         "model_source": model_source,
         "timings_s": timings,

@@ -1,5 +1,7 @@
 """The Markdown report of a run."""
 
+import json
+
 
 def _fmt(stat: dict | None, digits: int = 2, scale: float = 1.0) -> str:
     if stat is None or stat.get("mean") is None:
@@ -125,6 +127,33 @@ def _timings_line(summary: dict) -> list[str]:
     ]
 
 
+def _option_text(value) -> str:
+    """Return a fault field's value as written in a TOML [fault_options.KIND] table (None as none)."""
+    if value is None:
+        return "none"
+    return json.dumps(value)
+
+
+def _settings_lines(summary: dict) -> list[str]:
+    """Return the lines naming each fault kind's fields and the sampling settings, for reproducing a run."""
+    config = summary.get("config", {})
+    options = summary.get("fault_options")
+    if not options:
+        return []
+    lines = ["", "Fault kinds and their fields (as built, defaults included):", ""]
+    for kind, fields in options.items():
+        values = ", ".join(f"{name} = {_option_text(value)}" for name, value in fields.items())
+        lines.append(f"- {kind}: {values}" if values else f"- {kind}")
+    if config:
+        lines += [
+            "",
+            f"{config.get('masks')} masks per kind and rate in chunks of {config.get('chunk_size')}; "
+            f"{'transient' if config.get('transient') else 'permanent'} faults; "
+            f"seed {config.get('run', {}).get('seed', 'not recorded')}.",
+        ]
+    return lines
+
+
 def render_sweep_report(summary: dict) -> str:
     """Return `report.md` of a `lifa sweep` campaign."""
     config = summary.get("config", {})
@@ -139,6 +168,7 @@ def render_sweep_report(summary: dict) -> str:
         "",
         _describe_engine(engine, capacity),
     ]
+    lines += _settings_lines(summary)
     lines += _timings_line(summary)
     lines += ["", "## Fault sweep", ""]
     lines += _sweep_table(summary["sweep"])
