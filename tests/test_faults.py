@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from lifa_jax.faults import (
+    Dense,
     NeuronDead,
     SynapseDead,
     draw_faults,
     fault_from_name,
     run_sweep,
+    sweep_masks,
 )
 from lifa_jax.faults.sweep import evaluate_mask
 from lifa_jax.network import RegularEncoder, SpikingNetwork
@@ -170,3 +172,25 @@ def test_top_level_reexports(subpackage, names):
     for name in names:
         assert getattr(lifa_jax, name) is getattr(module, name)
         assert name in lifa_jax.__all__
+
+
+def test_sweep_masks_compiles_once(net, monkeypatch):
+    # sweep_masks used to run the dense engine outside jit, tracing and compiling on every call.
+    traces = []
+    original = Dense.sweep
+
+    def counting(self, *args, **kwargs):
+        traces.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dense, "sweep", counting)
+    x = jax.random.uniform(jax.random.key(5), (6, 12))
+    labels = jax.random.randint(jax.random.key(6), (6,), 0, 4)
+    spikes = jax.vmap(lambda xi: RegularEncoder(max_rate=1000.0)(xi, 5))(x)
+    keys = jax.random.split(jax.random.key(7), 2)
+    first = sweep_masks(net, NeuronDead(0.3), keys, spikes, labels, chunk_size=2)
+    again = sweep_masks(net, NeuronDead(0.3), keys, spikes, labels, chunk_size=2)
+    other_rate = sweep_masks(net, NeuronDead(0.5), keys, spikes, labels, chunk_size=2)
+    assert len(traces) == 1
+    np.testing.assert_array_equal(first.accuracy_no_repair, again.accuracy_no_repair)
+    assert other_rate.accuracy_no_repair.shape == (2,)

@@ -201,11 +201,30 @@ def sweep_masks(
     simulates the whole network per mask, and `Differential(capacity=...)`
     propagates each synapse mask's differences from one fault-free run (see
     `lifa_jax.faults.Differential` for the kinds it supports). Both run under
-    `jit`; `Differential` needs a concrete `fault.rate`.
+    `jit`, compiled on the first call; later calls with the same shapes, engine,
+    fault kind and options reuse the compilation (`Dense()` for any rate;
+    `Differential` compiles once per rate, which must be concrete).
 
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
     engine.check(fault, repair=repair is not None, sharded=mesh is not None)
+    return _sweep_masks_jit(
+        network,
+        engine.compiled_fault(fault),
+        keys,
+        spikes,
+        labels,
+        repair=repair,
+        set_points=set_points,
+        adapt_spikes=adapt_spikes,
+        chunk_size=chunk_size,
+        mesh=mesh,
+        engine=engine,
+    )
+
+
+def _sweep_traced(network, fault, keys, spikes, labels, *, repair, set_points, adapt_spikes, chunk_size, mesh, engine):
+    """Run `engine.sweep`; compiled by `_sweep_masks_jit`, so repeated calls reuse one compilation."""
     return engine.sweep(
         network,
         fault,
@@ -220,6 +239,9 @@ def sweep_masks(
     )
 
 
+_sweep_masks_jit = eqx.filter_jit(_sweep_traced)
+
+
 def mask_mesh(devices=None) -> jax.sharding.Mesh:
     """Return a one-axis mesh named ``"masks"`` over `devices` (all devices by default)."""
     devices = jax.devices() if devices is None else list(devices)
@@ -232,9 +254,6 @@ def shard_keys(keys: PRNGKeyArray, mesh: jax.sharding.Mesh) -> PRNGKeyArray:
     if keys.shape[0] % n:
         raise ValueError(f"{keys.shape[0]} masks do not split evenly over {n} devices; use a multiple of {n}.")
     return jax.device_put(keys, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh.axis_names[0])))
-
-
-_sweep_masks_jit = eqx.filter_jit(sweep_masks)
 
 
 def run_sweep(
