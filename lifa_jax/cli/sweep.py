@@ -111,7 +111,8 @@ def register(subparsers) -> None:
         help=(
             "how masks are evaluated: dense simulates the whole network per mask (default); differential "
             "propagates each mask's differences from one fault-free run (synapse_dead, synapse_saturated and "
-            "synapse bit flips only, with --no-repair; it draws other masks than dense from the same seed)"
+            "synapse bit flips only, with --no-repair; it draws other masks than dense from the same seed and compiles once per "
+            "rate, so it pays off only on large networks)"
         ),
     )
     p.add_argument(
