@@ -16,7 +16,6 @@ import math
 import pathlib
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import numpy as np
 import xarray as xr
@@ -234,9 +233,6 @@ def read_campaign_file(folder: pathlib.Path) -> CampaignConfig:
     return CampaignConfig.from_dict(data["config"])
 
 
-_sweep_jit = eqx.filter_jit(sweep_masks)
-
-
 def run_campaign(
     config: CampaignConfig,
     folder: pathlib.Path,
@@ -265,14 +261,13 @@ def run_campaign(
     for kind in config.faults:
         for r, rate in enumerate(config.rates):
             fault = config.build_fault(kind, rate)
-            fault = engine.compiled_fault(fault)
             for c, (start, stop) in enumerate(bounds):
                 path = chunk_path(folder, kind, r, c)
                 if not path.is_file():
                     chunk_keys = keys[start:stop]
                     if mesh is not None:
                         chunk_keys = shard_keys(chunk_keys, mesh)
-                    result = _sweep_jit(
+                    result = sweep_masks(
                         network,
                         fault,
                         chunk_keys,

@@ -297,9 +297,7 @@ def run_sweep(
         keys = shard_keys(keys, mesh)
     records = []
     for i, fault in enumerate(faults):
-        rate = float(fault.rate)
-        fault = engine.compiled_fault(fault)
-        result = _sweep_masks_jit(
+        result = sweep_masks(
             network,
             fault,
             keys,
@@ -315,7 +313,7 @@ def run_sweep(
         records.append(
             {
                 "fault": fault.name,
-                "rate": rate,
+                "rate": float(fault.rate),
                 "masks": int(n_masks),
                 "accuracy_no_repair": np.asarray(result.accuracy_no_repair),
                 "accuracy_repair": np.asarray(result.accuracy_repair),
