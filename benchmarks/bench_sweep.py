@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from _timing import best_time
 
-from lifa_jax.faults import SynapseBitFlipFixed
+from lifa_jax.faults import SynapseBitFlipFixed, sweep_events
 from lifa_jax.faults.differential import (
     _dense_synaptic,
     _layer_dynamics,
@@ -97,14 +97,14 @@ def golden_pieces(network, golden, repeats: int = 3) -> tuple[list[float], list[
 
 
 def run_engine(network, fault, spikes, labels, keys, args):
-    """Run the differential engine; return its results, timings and the capacity used."""
+    """Run the chosen engine; return its results, timings and the capacity used."""
     timings = {}
     start = time.perf_counter()
     golden = jax.block_until_ready(eqx.filter_jit(golden_run)(network, spikes))
     timings["golden"] = time.perf_counter() - start
 
-    capacity = args.capacity
-    if capacity == "auto":
+    capacity = args.capacity if args.engine == "differential" else None
+    if args.engine == "differential" and capacity == "auto":
         # Calibration: a few other masks, every hidden layer dense, to see how many spikes change.
         start = time.perf_counter()
         calibration_keys = jax.random.split(jax.random.key(args.seed + 1), args.calibration_masks)
@@ -128,16 +128,19 @@ def run_engine(network, fault, spikes, labels, keys, args):
     accuracy, status, block_times = [], [], []
     for first in range(0, len(keys), args.block):
         start = time.perf_counter()
-        result = sweep_differential(
-            network,
-            fault,
-            keys[first : first + args.block],
-            spikes,
-            labels,
-            capacity=capacity,
-            chunk_size=args.chunk_size,
-            golden=golden,
-        )
+        if args.engine == "event":
+            result = sweep_events(network, fault, keys[first : first + args.block], spikes, labels, golden=golden)
+        else:
+            result = sweep_differential(
+                network,
+                fault,
+                keys[first : first + args.block],
+                spikes,
+                labels,
+                capacity=capacity,
+                chunk_size=args.chunk_size,
+                golden=golden,
+            )
         accuracy.append(np.asarray(result.accuracy_no_repair))
         status.append(np.asarray(result.status))
         block_times.append(time.perf_counter() - start)
@@ -258,6 +261,12 @@ def run_torch_loop(network, fault, spikes, labels, keys, sizes, threads):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--engine",
+        choices=("event", "differential"),
+        default="event",
+        help="engine timed against the loops: event-driven (sweep_events) or differential (sweep_differential)",
+    )
     parser.add_argument("--masks", type=int, default=64, help="masks evaluated by the differential engine")
     parser.add_argument("--block", type=int, default=16, help="masks per sweep_differential call")
     parser.add_argument("--chunk-size", type=int, default=2, help="masks vmapped together inside a call")
@@ -306,11 +315,11 @@ def main() -> None:
         f"({sizes[0]} bits per mask)"
     )
 
-    print("differential engine:")
+    print(f"{args.engine} engine:")
     accuracy, status, capacity, timings = run_engine(network, fault, spikes, labels, keys, args)
     if args.calibrate_only:
         if "changed" not in timings:
-            parser.error("--calibrate-only needs --capacity auto")
+            parser.error("--calibrate-only needs --engine differential --capacity auto")
         golden_counts = [int(s.sum()) for s in golden.spikes[1:]]
         print(f"  golden spikes per hidden layer {golden_counts}")
         for changed, accuracy in zip(timings["changed"].tolist(), timings["calibration_accuracy"].tolist()):

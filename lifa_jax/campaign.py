@@ -27,6 +27,7 @@ from .faults import (
     AbstractFault,
     Dense,
     Differential,
+    EventDriven,
     Transient,
     mask_mesh,
     shard_keys,
@@ -38,7 +39,7 @@ from .pipeline import RunConfig, SweepSetup, add_metrics
 
 CAMPAIGN_FILE = "campaign.json"
 SCHEMA_VERSION = 1
-ENGINES = {"dense": Dense, "differential": Differential}
+ENGINES = {"dense": Dense, "differential": Differential, "event": EventDriven}
 # Fault fields that `fault_options` cannot set: the rate is the campaign's `rates`
 # axis, and `among` contains per-layer unit masks sized for one network, which a
 # JSON configuration cannot store.

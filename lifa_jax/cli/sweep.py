@@ -106,13 +106,15 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=("dense", "differential"),
+        choices=("dense", "differential", "event"),
         default=sup,
         help=(
             "how masks are evaluated: dense simulates the whole network per mask (default); differential "
             "propagates each mask's differences from one fault-free run (synapse_dead, synapse_saturated and "
             "synapse bit flips only, with --no-repair; it draws other masks than dense from the same seed and compiles once per "
-            "rate, so it pays off only on large networks)"
+            "rate, so it pays off only on large networks); event simulates the same masks as differential "
+            "event-driven on the CPU, summing weight rows only for the spikes that fire or change (same kinds "
+            "and limits; the fastest on large networks without a GPU)"
         ),
     )
     p.add_argument(
@@ -451,15 +453,15 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
         _check_fault_options(kind, options.get(kind, {}), fields, names)
         options[kind] = {**options.get(kind, {}), **fields}
     engine = str(settings["engine"])
-    if engine not in ("dense", "differential"):
-        raise UserError(f"--engine must be dense or differential, got {engine!r}.")
+    if engine not in ("dense", "differential", "event"):
+        raise UserError(f"--engine must be dense, differential or event, got {engine!r}.")
     engine_options = {}
     if settings["capacity"] is not None:
         if engine != "differential":
             raise UserError("--capacity applies only to --engine differential; drop it or add --engine differential.")
         engine_options["capacity"] = _parse_capacity(settings["capacity"], _option("capacity", names))
-    if engine == "differential":
-        _check_differential_settings(faults, settings)
+    if engine in ("differential", "event"):
+        _check_differential_settings(faults, settings, engine)
     try:
         run = RunConfig(
             dataset=settings["dataset"],
@@ -513,8 +515,8 @@ def _parse_capacity(value, name: str = "--capacity") -> int | None | list[int | 
     return parsed[0] if len(parsed) == 1 else parsed
 
 
-def _check_differential_settings(faults: tuple[str, ...], settings: dict) -> None:
-    """Raise `UserError` for settings the differential engine cannot run."""
+def _check_differential_settings(faults: tuple[str, ...], settings: dict, engine: str) -> None:
+    """Raise `UserError` for settings the differential or event engine cannot run."""
     from ..faults import FAULT_KINDS
     from ..faults.differential import SUPPORTED_FAULTS
 
@@ -522,15 +524,15 @@ def _check_differential_settings(faults: tuple[str, ...], settings: dict) -> Non
     for kind in faults:
         if kind in FAULT_KINDS and kind not in supported:
             raise UserError(
-                f"--engine differential does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
+                f"--engine {engine} does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
                 "Remove the kind from --faults or pass --engine dense."
             )
     if settings["repair"]:
-        raise UserError("--engine differential does not evaluate repair; add --no-repair or pass --engine dense.")
+        raise UserError(f"--engine {engine} does not evaluate repair; add --no-repair or pass --engine dense.")
     if settings["transient"]:
-        raise UserError("--engine differential does not support --transient faults; pass --engine dense.")
+        raise UserError(f"--engine {engine} does not support --transient faults; pass --engine dense.")
     if int(settings["devices"]) > 1:
-        raise UserError("--engine differential runs on one device; pass --devices 1 or --engine dense.")
+        raise UserError(f"--engine {engine} runs on one device; pass --devices 1 or --engine dense.")
 
 
 def _check_fault_layers(config, network) -> None:
@@ -547,10 +549,16 @@ def _check_fault_layers(config, network) -> None:
 
 
 def _check_engine_rates(config, network) -> None:
-    """Check, before any heavy work, that the differential engine can size its buffers at every rate."""
-    if config.engine != "differential":
+    """Check, before any heavy work, that the differential or event engine can run the network at every rate."""
+    if config.engine not in ("differential", "event"):
         return
-    from ..faults import sparse_fault_capacity
+    from ..faults import check_event_network, sparse_fault_capacity
+
+    if config.engine == "event":
+        try:
+            check_event_network(network)
+        except ValueError as error:
+            raise UserError(f"--engine event: {error}") from None
 
     n_hidden = len(network.topology) - 2
     capacity = config.engine_options.get("capacity")
@@ -564,7 +572,7 @@ def _check_engine_rates(config, network) -> None:
             try:
                 sparse_fault_capacity(network, config.build_fault(kind, rate))
             except ValueError as error:
-                raise UserError(f"--engine differential, fault kind {kind!r}: {error}") from None
+                raise UserError(f"--engine {config.engine}, fault kind {kind!r}: {error}") from None
 
 
 def run(args) -> int:

@@ -16,6 +16,7 @@ from .differential import (
     sweep_differential,
     to_network_faults,
 )
+from .events import EventDriven, check_event_network, sweep_events
 from .specs import (
     FAULT_KINDS,
     AbstractFault,
@@ -68,6 +69,7 @@ __all__ = [
     "AstrocyteDead",
     "AstrocyteStuck",
     "Dense",
+    "EventDriven",
     "Differential",
     "DifferentialResult",
     "DifferentialRun",
@@ -84,6 +86,7 @@ __all__ = [
     "SynapseSaturated",
     "Transient",
     "accuracy_under",
+    "check_event_network",
     "choose_units",
     "describe_status",
     "differential_accuracy",
@@ -101,6 +104,7 @@ __all__ = [
     "sparse_fault_capacity",
     "suggest_capacity",
     "sweep_differential",
+    "sweep_events",
     "sweep_masks",
     "to_network_faults",
     "with_rate",

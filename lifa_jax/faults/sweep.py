@@ -105,7 +105,13 @@ class AbstractEngine(eqx.Module):
     An engine is a configuration object, passed as `engine=` to `sweep_masks` and
     `run_sweep`. For the same keys, different engines draw different masks from
     the same distribution, so one campaign keeps one engine.
+
+    `traceable` is True when `sweep` runs under `jit` (`sweep_masks` then compiles
+    it once per fault kind and options); an engine with native kernels sets it to
+    False and is called eagerly.
     """
+
+    traceable = True
 
     @abc.abstractmethod
     def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
@@ -198,17 +204,20 @@ def sweep_masks(
     `devices * chunk_size`. `keys` must then be placed with `shard_keys`.
 
     `engine` chooses how masks are drawn and evaluated: `Dense()` (the default)
-    simulates the whole network per mask, and `Differential(capacity=...)`
+    simulates the whole network per mask, `Differential(capacity=...)`
     propagates each synapse mask's differences from one fault-free run (see
-    `lifa_jax.faults.Differential` for the kinds it supports). Both run under
-    `jit`, compiled on the first call; later calls with the same shapes, engine,
-    fault kind and options reuse the compilation (`Dense()` for any rate;
-    `Differential` compiles once per rate, which must be concrete).
+    `lifa_jax.faults.Differential` for the kinds it supports), and
+    `EventDriven()` simulates each synapse mask event-driven on the CPU. The
+    first two run under `jit`, compiled on the first call; later calls with the
+    same shapes, engine, fault kind and options reuse the compilation (`Dense()`
+    for any rate; `Differential` compiles once per rate, which must be concrete).
+    `EventDriven()` runs eagerly with Numba kernels.
 
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
     engine.check(fault, repair=repair is not None, sharded=mesh is not None)
-    return _sweep_masks_jit(
+    run = _sweep_masks_jit if engine.traceable else _sweep_traced
+    return run(
         network,
         engine.compiled_fault(fault),
         keys,

@@ -96,6 +96,11 @@ def _sweep_table(sweep: list[dict]) -> list[str]:
 
 def _describe_engine(engine: str, capacity) -> str:
     """Return one sentence naming a sweep engine and, for the differential engine, its capacity."""
+    if engine == "event":
+        return (
+            "Engine: event (the differential engine's masks, each simulated event-driven on the CPU: weight rows "
+            "are summed only for the spikes that fire or differ from the fault-free run)."
+        )
     if engine != "differential":
         return f"Engine: {engine} (every mask simulates the whole network)."
     if capacity is None or (isinstance(capacity, list) and all(c is None for c in capacity)):
