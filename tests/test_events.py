@@ -135,6 +135,7 @@ def test_subtract_reset_and_scattered_domains(spikes):
     np.testing.assert_array_equal(np.asarray(result.accuracy_no_repair), [a for a, _ in dense])
 
 
+@pytest.mark.slow
 def test_astrocyte_releases_are_simulated(net, spikes, labels):
     # A low calcium threshold makes astrocytes release within the run, so the
     # gliotransmitter scales the weights; the engine must follow the dense path.

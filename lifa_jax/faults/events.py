@@ -534,9 +534,9 @@ def _dense_mask(network, sparse, spikes, labels):
 
 
 @eqx.filter_jit
-def _predict_many(counts, membranes):
-    """Return `predict` of every sample under every mask from output counts and mean membranes."""
-    return jax.vmap(lambda c, v: _predictions(c[None], v))(counts, membranes)
+def _accuracy_many(counts, membranes, labels):
+    """Return the accuracy under every mask from output counts and mean membranes, as `differential_accuracy`."""
+    return jax.vmap(lambda c, v: jnp.mean(_predictions(c[None], v) == labels))(counts, membranes)
 
 
 def sweep_events(
@@ -607,8 +607,7 @@ def sweep_events(
         simulated[m] = True
     if simulated.any():
         # One XLA call for all masks: XLA's worker threads then stay idle while the kernels run.
-        predictions = np.asarray(_predict_many(counts[simulated], membranes[simulated]))
-        accuracy[simulated] = np.mean(predictions == labels[None, :], axis=1)
+        accuracy[simulated] = np.asarray(_accuracy_many(counts[simulated], membranes[simulated], labels))
     return MaskResult(
         accuracy_no_repair=jnp.asarray(accuracy),
         accuracy_repair=jnp.full((n_masks,), jnp.nan, jnp.float32),
