@@ -1,4 +1,4 @@
-"""Fault-sweep throughput: differential simulation against per-mask dense loops in JAX and PyTorch.
+"""Fault-sweep throughput: the event-driven or differential engine against per-mask dense loops in JAX and PyTorch.
 
 Network 1024-768-2048-512-100 (random Gaussian weights from `SpikingNetwork.init`,
 key 0, 64 neurons per astrocyte), 256 inputs drawn uniformly in [0, 1] and
@@ -9,9 +9,11 @@ is 1 by construction.
 
 Measured in one run:
 
-- the differential engine (`sweep_differential`): golden run, a few calibration
-  masks to choose the buffer capacities, then `--masks` masks in blocks of
-  `--block`. Masks/s is taken over the blocks after the first, which compiles;
+- the engine chosen with `--engine`: `event` (the default, `sweep_events`) or
+  `differential` (`sweep_differential`, after a few calibration masks that
+  choose its buffer capacities). The golden run comes first, then `--masks`
+  masks in blocks of `--block`. Masks/s is taken over the blocks after the
+  first, which compiles;
 - (a) a per-mask loop on the first `--loop-masks` of the same masks: copy the
   weights, write the flipped values, run the jitted dense model (`simulate`);
 - (b) the same loop in PyTorch on the CPU, once per `--torch-threads` setting
