@@ -235,3 +235,32 @@ def test_sweep_records_engine_and_timings(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["sweep", "--resume", str(out)]) == 0
     assert "is complete; nothing to recompute" in capsys.readouterr().out
+
+
+def test_sweep_interrupt_names_the_resume_command(tmp_path, capsys, monkeypatch):
+    checkpoint = tmp_path / "model.eqx"
+    save_checkpoint(checkpoint, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
+    out = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lifa_jax.cli.sweep._execute", interrupted)
+    args = ["sweep", "--checkpoint", str(checkpoint), "--faults", "synapse_dead", "--rates", "0.05", "--masks", "2"]
+    assert main([*args, "--max-test", "30", "--no-repair", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"Continue with: lifa sweep --resume {out}" in err
+    assert (out / "campaign.json").is_file()
+
+
+def test_sweep_prints_no_percent_sign_without_repair(tmp_path, capsys):
+    from lifa_jax.cli.sweep import _print_results
+
+    row = {"fault": "synapse_dead", "rate": 0.05, "ft_no_repair": {"mean": 97.5}, "ft_repair": None}
+    _print_results({"accuracy_fault_free": 0.9, "sweep": [row]}, tmp_path)
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.endswith("FT repair n/a (no repair run)")
+    assert "FT no repair   97.50 %" in line
+    row["ft_repair"] = {"mean": 99.25}
+    _print_results({"accuracy_fault_free": 0.9, "sweep": [row]}, tmp_path)
+    assert capsys.readouterr().out.splitlines()[1].endswith("FT repair 99.25 %")

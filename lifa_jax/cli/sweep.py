@@ -610,7 +610,15 @@ def run(args) -> int:
     if args.resume is None:
         _claim_folder(folder, overwrite=args.overwrite)
         write_campaign_file(folder, config)
-    return _execute(config, folder, network, data, source, timings=timings, started=started)
+    try:
+        return _execute(config, folder, network, data, source, timings=timings, started=started)
+    except KeyboardInterrupt:
+        print(
+            f"lifa sweep: interrupted; the finished chunks are kept in {folder}. "
+            f"Continue with: lifa sweep --resume {folder}",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _resumed_config(args):
@@ -915,7 +923,7 @@ def _execute(config, folder: pathlib.Path, network, data, source, *, timings: di
 def _print_results(summary: dict, folder: pathlib.Path) -> None:
     print(f"fault-free accuracy: {summary['accuracy_fault_free']:.4f} (higher is better); results in {folder}")
     for r in summary["sweep"]:
-        ft_r = "n/a" if r["ft_repair"] is None else f"{r['ft_repair']['mean']:.2f}"
+        ft_r = "n/a (no repair run)" if r["ft_repair"] is None else f"{r['ft_repair']['mean']:.2f} %"
         print(
-            f"  {r['fault']:<24} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   FT repair {ft_r} %"
+            f"  {r['fault']:<24} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   FT repair {ft_r}"
         )
