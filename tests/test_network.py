@@ -203,3 +203,12 @@ def test_dead_output_neurons_carry_no_information():
     np.testing.assert_array_equal(preds, 0)
     healthy = jax.vmap(lambda s: predict(simulate(net, s)))(spikes)
     assert bool(jnp.any(healthy != 0))
+
+
+def test_init_rejects_neuron_array_of_another_layer_size():
+    # One LIF serves every layer: an array of 128 thresholds cannot fit the 10 output neurons.
+    with pytest.raises(ValueError, match=r"neuron.v_th has shape \(128,\), which does not fit a layer of 10 units"):
+        SpikingNetwork.init([64, 128, 10], key=jax.random.key(0), neuron=LIF(v_th=jnp.ones(128)))
+    # Arrays that fit every layer stay allowed.
+    net = SpikingNetwork.init([64, 128, 128], key=jax.random.key(0), neuron=LIF(v_th=jnp.ones(128)))
+    assert net.neuron.v_th.shape == (128,)

@@ -614,7 +614,7 @@ def run(args) -> int:
         return _execute(config, folder, network, data, source, timings=timings, started=started)
     except KeyboardInterrupt:
         print(
-            f"lifa sweep: interrupted; the finished chunks are kept in {folder}. "
+            f"lifa sweep: interrupted; finished chunks, if any, are kept in {folder}. "
             f"Continue with: lifa sweep --resume {folder}",
             file=sys.stderr,
         )

@@ -27,7 +27,7 @@ def plot_ft_vs_rate(sweep: list[dict], path: str | os.PathLike) -> None:
         rows = sorted((r for r in sweep if r["fault"] == kind), key=lambda r: r["rate"])
         rates = np.array([r["rate"] for r in rows])
         for field, label, color in (
-            ("ft_no_repair", "without astrocytes", "tab:red"),
+            ("ft_no_repair", "without repair", "tab:red"),
             ("ft_repair", "with astrocyte repair", "tab:blue"),
         ):
             if any(r[field] is None for r in rows):
@@ -37,7 +37,8 @@ def plot_ft_vs_rate(sweep: list[dict], path: str | os.PathLike) -> None:
             ax.plot(rates, mean, "o-", color=color, label=label)
             ax.fill_between(rates, mean - half, mean + half, color=color, alpha=0.2)
         ax.set_title(f"{kind.replace('_', ' ')} ({rows[0]['masks']} masks per rate)")
-        ax.set_xlabel("fault rate (fraction of units)")
+        unit = "per bit" if "bitflip" in kind else "fraction of units"
+        ax.set_xlabel(f"fault rate ({unit})")
         ax.set_ylabel("fault tolerance FT (%), higher is better")
         ax.grid(alpha=0.3)
         ax.legend()

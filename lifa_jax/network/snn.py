@@ -1,5 +1,6 @@
 """Feed-forward spiking network with LIFA astrocyte domains."""
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -222,6 +223,11 @@ class SpikingNetwork(eqx.Module):
                 f"(sizes {list(topology[1:])}); got shapes {[d.shape for d in domains]}."
             )
 
+        n_astrocytes = tuple(count_astrocytes(d) for d in domains)
+        _check_shared_parameters("neuron", neuron, topology[1:])
+        _check_shared_parameters("astrocyte", astrocyte, n_astrocytes)
+        _check_shared_parameters("gliotransmitter", gliotransmitter, n_astrocytes)
+
         keys = jax.random.split(key, len(topology) - 1)
         weights = tuple(
             jax.random.normal(k, (n_pre, n_post)) * (weight_scale * neuron.tau_n / (neuron.resistance * np.sqrt(n_pre)))
@@ -236,7 +242,7 @@ class SpikingNetwork(eqx.Module):
             coupling=coupling,
             propagation=propagation,
             topology=topology,
-            n_astrocytes=tuple(count_astrocytes(d) for d in domains),
+            n_astrocytes=n_astrocytes,
             dt=float(dt),
         )
 
@@ -341,6 +347,22 @@ class SpikingNetwork(eqx.Module):
         if faults.tau_factor is not None:
             neuron = eqx.tree_at(lambda n: n.tau_n, neuron, neuron.tau_n * faults.tau_factor[layer])
         return neuron
+
+
+def _check_shared_parameters(name: str, module: eqx.Module, sizes: Sequence[int]) -> None:
+    """Raise `ValueError` when an array parameter of `module`, shared by every layer, does not fit every layer's size."""
+    for field in dataclasses.fields(module):
+        value = getattr(module, field.name)
+        shape = np.shape(value) if isinstance(value, jax.Array | np.ndarray) else ()
+        for size in sizes:
+            try:
+                np.broadcast_shapes(shape, (size,))
+            except ValueError:
+                raise ValueError(
+                    f"{name}.{field.name} has shape {shape}, which does not fit a layer of {size} units; one "
+                    f"{name} is shared by every layer, so pass a scalar or an array that broadcasts to every "
+                    f"layer's size ({list(sizes)})."
+                ) from None
 
 
 def simulate(
