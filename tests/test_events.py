@@ -75,7 +75,7 @@ def dense_accuracies(net, fault, keys, spikes, labels):
 @pytest.mark.parametrize(
     "fault",
     [
-        SynapseDead(0.3),
+        pytest.param(SynapseDead(0.3), marks=pytest.mark.slow),
         pytest.param(SynapseSaturated(0.1), marks=pytest.mark.slow),
         SynapseBitFlipFixed(0.02),
         pytest.param(SynapseBitFlipFixed(0.02, bits=(7,)), marks=pytest.mark.slow),
@@ -193,7 +193,7 @@ def test_event_engine_rejects_unsupported(fault, kwargs, match):
 
 
 def test_event_engine_rejects_per_neuron_parameters(spikes):
-    net = SpikingNetwork.init([16, 24, 12, 4], key=jax.random.key(0), neuron=LIF(v_th=jnp.ones(24) * 1.0))
+    net = SpikingNetwork.init([16, 24, 24, 24], key=jax.random.key(0), neuron=LIF(v_th=jnp.ones(24) * 1.0))
     with pytest.raises(ValueError, match=r"neuron.v_th has shape \(24,\); use engine=Dense\(\)"):
         check_event_network(net)
 
