@@ -84,6 +84,7 @@ def test_unknown_kind_lists_valid():
         fault_from_name("neuron_zombie", 0.1)
 
 
+@pytest.mark.slow
 def test_vmapped_sweep_equals_python_loop(net):
     x = jax.random.uniform(jax.random.key(5), (24, 12))
     labels = jax.random.randint(jax.random.key(6), (24,), 0, 4)
