@@ -2,9 +2,9 @@ r"""Event-driven fault sweeps on the CPU for sparse synapse faults.
 
 A hidden layer's input is a sum of weight rows selected by binary spikes,
 $I_j = \sum_{i:\,s_i = 1} W_{ij}$. A dense product pays for every presynaptic
-neuron; an event-driven product pays only for those that fired, in proportion
-to the spike density (5 to 10 % in the deep layers of a typical rate-coded
-network). XLA's gathers and scatters are slow on a CPU, so this engine runs its
+neuron. An event-driven product pays only for those that fired, so its cost
+follows the spike density (5 to 10 % in the deep layers of the 1024-768-2048-512-100
+benchmark network). XLA's gathers and scatters are slow on a CPU, so this engine runs its
 inner loops as Numba kernels instead of XLA programs, and is therefore a CPU
 engine that runs outside `jit`.
 
@@ -59,17 +59,11 @@ from .differential import (
 from .specs import AbstractFault, Transient
 from .sweep import STATUS_DENSE_FALLBACK, STATUS_OVERFLOW, AbstractEngine, MaskResult, evaluate_mask
 
-# The event-driven product sums blocks of 128 postsynaptic neurons: on a 2-core
+# The event-driven product sums blocks of 128 postsynaptic neurons. On a 2-core
 # AVX2 machine, 128 ran 1.2 to 2 times faster than 32 or 64 on layers of 768 and
-# 2,048 presynaptic neurons (per-row overhead outweighs the smaller block's
-# better cache use).
+# 2,048 presynaptic neurons, because the per-row overhead outweighs the smaller
+# blocks' better cache use.
 _BLOCK = 128
-
-
-def _block_width(n_pre: int) -> int:
-    """Return the block width of the event-driven product (`_BLOCK`, whatever `n_pre`)."""
-    del n_pre
-    return _BLOCK
 
 
 # A faulty weight whose change exceeds this multiple of the layer's largest weight
@@ -442,9 +436,7 @@ def _evaluate(network, gold: "_Golden", constants, layer_faults):
             use_changed, ptr, middle, index = _row_lists(spikes, gold.spikes[layer], fired, changed, direct)
             synaptic = gold.synaptic_buffer[layer]
             init = gold.synaptic[layer] if use_changed else empty_f
-            _block_product(
-                ptr, middle, index, weights, pre, post, value, init, synaptic, _block_width(weights.shape[0])
-            )
+            _block_product(ptr, middle, index, weights, pre, post, value, init, synaptic, _BLOCK)
         if use_changed and len(pre):
             delta = (value - weights[pre, post]).astype(np.float32)
             corrections = (pre, post, delta, gold.spikes[layer])
@@ -508,7 +500,8 @@ def _golden_for(network: SpikingNetwork, spikes: Array, golden: GoldenRun | None
     """Return the golden run in the engine's layout, reusing the last one for the same objects.
 
     Campaigns call the engine once per chunk of masks with the same network and
-    inputs; the cache keeps one entry (its arrays stay alive until the next miss).
+    inputs, so one cached entry serves them all. Its arrays stay alive until the
+    next miss.
     """
     if _GOLDEN_CACHE:
         cached_network, cached_spikes, cached_golden, gold = _GOLDEN_CACHE[0]
@@ -552,7 +545,7 @@ def sweep_events(
 
     Masks are drawn with `draw_sparse_faults`, as the differential engine draws
     them, so both engines see the same masks for the same keys. Each mask is
-    simulated exactly (see the module docstring for the rounding caveat); masks
+    simulated exactly (see the module docstring for the rounding caveat). Masks
     are evaluated one after the other, and each kernel uses every CPU core
     (`numba.set_num_threads` limits them). Masks with non-finite faulty weights
     take the dense path and are flagged `STATUS_DENSE_FALLBACK`.
