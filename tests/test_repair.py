@@ -77,7 +77,7 @@ def test_invalid_limits():
 
 @pytest.mark.parametrize(
     "fault",
-    [NeuronDead(0.3), SynapseDead(0.3, layers=(0,))],
+    [NeuronDead(0.5), SynapseDead(0.3, layers=(0,))],
     ids=["neurons", "input_synapses"],
 )
 def test_repair_wins_back_lost_accuracy(setting, fault):

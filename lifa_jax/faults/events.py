@@ -5,25 +5,30 @@ $I_j = \sum_{i:\,s_i = 1} W_{ij}$. A dense product pays for every presynaptic
 neuron. An event-driven product pays only for those that fired, so its cost
 follows the spike density (5 to 10 % in the deep layers of the 1024-768-2048-512-100
 benchmark network). XLA's gathers and scatters are slow on a CPU, so this engine runs its
-inner loops as Numba kernels instead of XLA programs, and is therefore a CPU
+inner loops as a Numba kernel instead of an XLA program, and is therefore a CPU
 engine that runs outside `jit`.
 
 For each mask the engine reuses the golden (fault-free) run, as concurrent fault
 simulation does (Ulrich & Baker, "Concurrent simulation of nearly identical
-digital networks", IEEE Computer 1974), and chooses per layer the cheaper of two
-exact forms of the faulty input:
+digital networks", IEEE Computer 1974). With $s$ the golden presynaptic spikes,
+$s_f$ the faulty ones, $W$ the weights and $\delta W = W_f - W$ the mask's
+changes, the faulty input is, per sample, step and layer, the cheaper of two
+exact forms:
 
-- differential: $I_f = I_\mathrm{golden} + W_f^\top \delta s + \delta W^\top s$,
-  where $s$ are the golden presynaptic spikes, $\delta s \in \{-1, 0, 1\}$ the
-  changed ones, $W_f = W + \delta W$ the faulty weights; it costs one weight row
-  per changed spike;
-- direct: $I_f = W_f^\top (s + \delta s)$, one weight row per faulty spike.
+- differential: $I_f = I_\mathrm{golden} + W^\top (s_f - s) + \delta W^\top s_f$,
+  one weight row per spike that differs from the golden run;
+- direct: $I_f = W^\top s_f + \delta W^\top s_f$, one weight row per spike.
 
-The input layer's spikes never change, so its input is always differential. The
-products run over blocks of 128 postsynaptic neurons, whose weights (with the
-mask's faulty values written in) stay in the core's cache while every sample and
-step is summed. The neuron and astrocyte dynamics then run per sample, as in
-`simulate`, with the same floating-point operations in the same order.
+The weights are never copied: the faulty entries enter only through the sparse
+term $\delta W^\top s_f$, so a huge faulty value is added once and cancels
+against nothing. The input layer's spikes never change, so its input is always
+differential.
+
+One kernel runs a whole sample at a time, step by step and layer by layer as
+`simulate` does, so the faulty spikes and inputs of a step stay in the core's
+cache; the samples are split over the CPU cores. Spikes are read eight at a
+time as 64-bit words. The neuron and astrocyte dynamics use the same
+floating-point operations in the same order as `simulate`.
 
 Sums run in another order than XLA's dense product, so a membrane within
 rounding error of threshold can fire in one path and not the other. The engine
@@ -59,242 +64,276 @@ from .differential import (
 from .specs import AbstractFault, Transient
 from .sweep import STATUS_DENSE_FALLBACK, STATUS_OVERFLOW, AbstractEngine, MaskResult, evaluate_mask
 
-# The event-driven product sums blocks of 128 postsynaptic neurons. On a 2-core
-# AVX2 machine, 128 ran 1.2 to 2 times faster than 32 or 64 on layers of 768 and
-# 2,048 presynaptic neurons, because the per-row overhead outweighs the smaller
-# blocks' better cache use.
-_BLOCK = 128
+# Multiplying a 64-bit word of eight 0/1 bytes by this constant gathers the eight
+# bits into its top byte (bit u of the result is byte u of the word).
+_GATHER = np.uint64(0x0102040810204080)
+_TOP = np.uint64(56)
 
 
-# A faulty weight whose change exceeds this multiple of the layer's largest weight
-# makes the layer take the direct form.
-_LARGE = 1024.0
+def _bit_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each byte value, the positions of its set bits (padded to 8) and their count."""
+    index = np.zeros((256, 8), np.int32)
+    size = np.zeros(256, np.int32)
+    for mask in range(256):
+        bits = [u for u in range(8) if mask >> u & 1]
+        index[mask, : len(bits)] = bits
+        size[mask] = len(bits)
+    return index, size
+
+
+_BIT_INDEX, _BIT_COUNT = _bit_tables()
 
 
 # ---------------------------------------------------------------------------
-# Kernels. Spike arrays are uint8 of shape (rows, neurons), rows = samples * steps,
-# sample-major; currents are float32 of shape (rows, neurons).
+# Kernel. Spike rows are sample-major (row = sample * steps + step); spikes are
+# stored as 0/1 bytes in rows padded to a multiple of 8 and read as 64-bit words.
+
+
+@numba.njit(inline="always", cache=True)
+def _append(out, n, mask, base, bit_index, bit_count):  # pragma: no cover - compiled
+    """Write `base` plus the set bit positions of `mask` at `out[n:]`; return the new length."""
+    for u in range(8):
+        out[n + u] = base + bit_index[mask, u]
+    return n + bit_count[mask]
+
+
+@numba.njit(inline="always", cache=True)
+def _correct(x_in, mask, base, f_ptr, f_post, f_delta, bit_index, bit_count):  # pragma: no cover - compiled
+    """Add the weight changes of the presynaptic neurons `base + bit` for each set bit of `mask`."""
+    for u in range(bit_count[mask]):
+        i = base + bit_index[mask, u]
+        for k in range(f_ptr[i], f_ptr[i + 1]):
+            x_in[f_post[k]] += f_delta[k]
+
+
+@numba.njit(inline="always", cache=True)
+def _add_rows(x_in, w, rows, count, n, sign):  # pragma: no cover - compiled
+    """Add (`sign` > 0) or subtract the weight rows `rows[:count]` to `x_in`."""
+    k = 0
+    # Four rows per pass keep the loop vectorised and cut the accumulator traffic.
+    if sign > 0:
+        while k + 4 <= count:
+            i0, i1, i2, i3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
+            for j in range(n):
+                x_in[j] += (w[i0, j] + w[i1, j]) + (w[i2, j] + w[i3, j])
+            k += 4
+        while k < count:
+            i0 = rows[k]
+            for j in range(n):
+                x_in[j] += w[i0, j]
+            k += 1
+    else:
+        while k + 4 <= count:
+            i0, i1, i2, i3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
+            for j in range(n):
+                x_in[j] -= (w[i0, j] + w[i1, j]) + (w[i2, j] + w[i3, j])
+            k += 4
+        while k < count:
+            i0 = rows[k]
+            for j in range(n):
+                x_in[j] -= w[i0, j]
+            k += 1
 
 
 @numba.njit(parallel=True, cache=True)
-def _row_lists(spikes, golden, fired, changed, direct):  # pragma: no cover - compiled
-    """Return CSR lists of each row's changed spikes or, if `direct` or longer, of its spikes.
-
-    `fired[r + 1]` and `changed[r + 1]` are row `r`'s counts, from `_dynamics`.
-    Row `r`'s entries `index[ptr[r]:middle[r]]` enter with sign +1 (new spikes)
-    and `index[middle[r]:ptr[r + 1]]` with sign -1 (lost spikes).
-    """
-    rows, n = spikes.shape
-    fired_ptr = np.cumsum(fired)
-    changed_ptr = np.cumsum(changed)
-    use_changed = changed_ptr[rows] < fired_ptr[rows] and not direct
-    ptr = changed_ptr if use_changed else fired_ptr
-    index = np.empty(ptr[rows], np.int32)
-    middle = np.empty(rows, np.int64)
-    for r in numba.prange(rows):
-        front = ptr[r]
-        back = ptr[r + 1]
-        for i in range(n):
-            s = spikes[r, i]
-            if use_changed:
-                if s != golden[r, i]:
-                    if s:
-                        index[front] = i
-                        front += 1
-                    else:
-                        back -= 1
-                        index[back] = i
-            elif s:
-                index[front] = i
-                front += 1
-        middle[r] = front
-    return use_changed, ptr, middle, index
-
-
-@numba.njit(parallel=True, cache=True)
-def _block_product(
-    ptr, middle, index, weights, fault_pre, fault_post, fault_value, init, out, width_max
-):  # pragma: no cover
-    """Write `init + sum W_f[i, :]` over each row's +1 entries, minus the sum over its -1 entries, into `out`.
-
-    `W_f` is `weights` with `fault_value` written at `(fault_pre, fault_post)`;
-    an `init` with no rows stands for zeros. See `_row_lists` for the lists.
-    """
-    rows = ptr.shape[0] - 1
-    n_pre, n_post = weights.shape
-    n_blocks = (n_post + width_max - 1) // width_max
-    accumulate = init.shape[0] > 0
-    for block in numba.prange(n_blocks):
-        j0 = block * width_max
-        width = min(j0 + width_max, n_post) - j0
-        w = np.empty((n_pre, width), np.float32)
-        for i in range(n_pre):
-            for j in range(width):
-                w[i, j] = weights[i, j0 + j]
-        for k in range(fault_pre.shape[0]):
-            q = fault_post[k] - j0
-            if 0 <= q < width:
-                w[fault_pre[k], q] = fault_value[k]
-        acc = np.empty(width, np.float32)
-        for r in range(rows):
-            if accumulate:
-                for j in range(width):
-                    acc[j] = init[r, j0 + j]
-            else:
-                for j in range(width):
-                    acc[j] = 0.0
-            # Four rows per pass keep the loop vectorised and halve the accumulator traffic.
-            k = ptr[r]
-            end = middle[r]
-            while k + 4 <= end:
-                i0, i1, i2, i3 = index[k], index[k + 1], index[k + 2], index[k + 3]
-                for j in range(width):
-                    acc[j] += (w[i0, j] + w[i1, j]) + (w[i2, j] + w[i3, j])
-                k += 4
-            while k < end:
-                i0 = index[k]
-                for j in range(width):
-                    acc[j] += w[i0, j]
-                k += 1
-            end = ptr[r + 1]
-            while k + 4 <= end:
-                i0, i1, i2, i3 = index[k], index[k + 1], index[k + 2], index[k + 3]
-                for j in range(width):
-                    acc[j] -= (w[i0, j] + w[i1, j]) + (w[i2, j] + w[i3, j])
-                k += 4
-            while k < end:
-                i0 = index[k]
-                for j in range(width):
-                    acc[j] -= w[i0, j]
-                k += 1
-            for j in range(width):
-                out[r, j0 + j] = acc[j]
-
-
-@numba.njit(parallel=True, cache=True)
-def _dynamics(
-    synaptic,
-    fault_pre,
+def _simulate_mask(
+    input_words,
+    weights,
+    golden_input,
+    golden_words,
+    golden_bytes,
+    fault_mask,
+    fault_ptr,
     fault_post,
     fault_delta,
-    presynaptic,
-    domain,
-    domain_start,
-    domain_stop,
+    seg_start,
+    seg_stop,
+    seg_astro,
     n_astro,
     neuron,
     astro,
     steps,
-    spikes_out,
-    golden_out,
-    fired,
-    changed,
+    bit_index,
+    bit_count,
+    counts,
     membrane_sum,
-    last,
 ):  # pragma: no cover - compiled
-    """Run one layer's LIF neurons and LIFA astrocytes, as `simulate` does, on rows of `synaptic`.
+    """Simulate every sample under one mask; add the output spike counts and membranes into `counts`, `membrane_sum`.
 
-    Before the dynamics, `fault_delta[k]` is added to neuron `fault_post[k]`'s
-    input on every row where `presynaptic[:, fault_pre[k]]` fired. Writes the
-    spikes, each row's spike count into `fired[r + 1]` and, when `golden_out`
-    has rows, its count of spikes that differ from it into `changed[r + 1]`.
-    When every astrocyte's domain is one contiguous range of neurons,
-    `domain_start` and `domain_stop` hold the ranges (else they are empty).
+    Per weight layer `k`: `golden_input[k]` is its golden synaptic input (rows,
+    post); `golden_words[k]` and `golden_bytes[k]` hold the golden spikes of its
+    neurons as words and bytes (the output layer's entry is unused);
+    `fault_mask[k]` has bit `u` of word `w` set when presynaptic neuron `8 w + u`
+    has a faulty weight, whose entries are `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`
+    with weight changes `fault_delta[k][...]`. The neurons are cut into segments of
+    one astrocyte's domain (`seg_astro` -1: no astrocyte).
     """
-    rows, n = synaptic.shape
+    rows = input_words.shape[0]
     samples = rows // steps
+    n_layers = len(weights)
     v_rest, v_th, v_reset, decay, one_minus, resistance, n_ref, subtract, p0, alpha, dt = neuron
     c_rest, c_th, c_reset, decay_c, one_minus_c, kappa, n_ref_c, subtract_c, decay_g, jump = astro
-    m = max(n_astro, 1)
-    compare = golden_out.shape[0] > 0
-    corrected = fault_pre.shape[0] > 0
-    ranges = domain_start.shape[0] == n_astro
+    sizes = np.empty(n_layers + 1, np.int64)
+    sizes[0] = weights[0].shape[0]
+    for layer in range(n_layers):
+        sizes[layer + 1] = weights[layer].shape[1]
+    # Each layer's neurons start at a multiple of 8, so that its spikes read as whole words.
+    offset = np.zeros(n_layers + 1, np.int64)
+    astro_offset = np.zeros(n_layers + 1, np.int64)
+    for layer in range(n_layers):
+        offset[layer + 1] = offset[layer] + (sizes[layer + 1] + 7) // 8 * 8
+        astro_offset[layer + 1] = astro_offset[layer] + n_astro[layer]
+    widest = 0
+    for layer in range(n_layers + 1):
+        widest = max(widest, sizes[layer])
+    total = offset[n_layers]
+    total_astro = max(astro_offset[n_layers], 1)
     for b in numba.prange(samples):
-        v = np.full(n, v_rest, np.float32)
-        refractory = np.zeros(n, np.int32)
-        current = np.empty(n, np.float32)
-        c = np.full(m, c_rest, np.float32)
-        refractory_c = np.zeros(m, np.int32)
-        g = np.zeros(m, np.float32)
-        count = np.zeros(m, np.float32)
-        scale = np.ones(m, np.float32)
-        neuron_scale = np.ones(n, np.float32)
-        released = False
+        v = np.full(total, v_rest, np.float32)
+        refractory = np.zeros(total, np.int32)
+        words = np.zeros(total // 8, np.uint64)
+        spiked = words.view(np.uint8)
+        c = np.full(total_astro, c_rest, np.float32)
+        refractory_c = np.zeros(total_astro, np.int32)
+        g = np.zeros(total_astro, np.float32)
+        count = np.zeros(total_astro, np.int64)
+        released = np.zeros(n_layers, np.bool_)
+        n_fired = np.zeros(n_layers, np.int64)
+        n_changed = np.zeros(n_layers, np.int64)
+        current = np.empty(widest, np.float32)
+        fired = np.empty(widest + 8, np.int32)
+        gained = np.empty(widest + 8, np.int32)
+        lost = np.empty(widest + 8, np.int32)
         for t in range(steps):
             r = b * steps + t
-            source = synaptic[r]
-            if corrected:
-                for j in range(n):
-                    current[j] = source[j]
-                # Branch-free: adding 0 where the presynaptic neuron did not fire.
-                for k in range(fault_pre.shape[0]):
-                    current[fault_post[k]] += fault_delta[k] * np.float32(presynaptic[r, fault_pre[k]])
-                source = current
-            if released:
-                # p / p0 of each neuron's astrocyte; exactly 1 without gliotransmitter.
-                for a in range(n_astro):
-                    scale[a] = (p0 + alpha * g[a]) / p0
-                if ranges:
-                    for a in range(n_astro):
-                        for j in range(domain_start[a], domain_stop[a]):
-                            neuron_scale[j] = scale[a]
-                else:
+            for layer in range(n_layers):
+                w = weights[layer]
+                n_pre = sizes[layer]
+                n = sizes[layer + 1]
+                o = offset[layer]
+                n_words = (n_pre + 7) // 8
+                x_in = current[:n]
+                f_mask = fault_mask[layer]
+                f_ptr = fault_ptr[layer]
+                f_post = fault_post[layer]
+                f_delta = fault_delta[layer]
+                if layer == 0:
+                    # The input spikes are the golden ones: golden input plus the faulty weights' changes.
+                    source = golden_input[0][r]
                     for j in range(n):
-                        d = domain[j]
-                        if d >= 0:
-                            neuron_scale[j] = scale[d]
-            row = spikes_out[r]
-            for j in range(n):
-                x_old = v[j]
-                left = refractory[j]
-                active = left == 0
-                x = v_rest + (x_old - v_rest) * decay + resistance * (source[j] * neuron_scale[j] / dt) * one_minus
-                x = x if active else x_old
-                fire = (x >= v_th) & active
-                after = x - v_th if subtract else v_reset
-                v[j] = after if fire else x
-                refractory[j] = n_ref if fire else max(left - 1, 0)
-                row[j] = fire
-            f = 0
-            for j in range(n):
-                f += row[j]
-            fired[r + 1] = f
-            if compare:
-                golden_row = golden_out[r]
-                d_count = np.uint32(0)
-                for j in range(n):
-                    d_count += np.uint32(row[j] ^ golden_row[j])
-                changed[r + 1] = d_count
-            if ranges:
-                for a in range(n_astro):
-                    total = np.uint32(0)
-                    for j in range(domain_start[a], domain_stop[a]):
-                        total += np.uint32(row[j])
-                    count[a] = total
-            else:
-                for a in range(n_astro):
-                    count[a] = 0.0
-                if f > 0:
-                    for j in range(n):
-                        d = domain[j]
-                        if row[j] and d >= 0:
-                            count[d] += 1.0
-            if last:
-                for j in range(n):
-                    membrane_sum[b, j] += v[j]
-            for a in range(n_astro):
-                release = False
-                if refractory_c[a] == 0:
-                    x = c_rest + (c[a] - c_rest) * decay_c + (kappa * count[a] / dt) * one_minus_c
-                    if x >= c_th:
-                        release = True
-                        x = x - c_th if subtract_c else c_reset
-                        refractory_c[a] = n_ref_c
-                    c[a] = x
+                        x_in[j] = source[j]
+                    if f_ptr[n_pre] > 0:
+                        in_words = input_words[r]
+                        for word in range(n_words):
+                            hit = ((in_words[word] * _GATHER) >> _TOP) & f_mask[word]
+                            if hit:
+                                _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
                 else:
-                    refractory_c[a] -= 1
-                g[a] = g[a] * decay_g + (jump if release else np.float32(0.0))
-                released = released or release
+                    o_pre = offset[layer - 1] // 8
+                    gold = golden_words[layer - 1][r]
+                    if n_changed[layer - 1] <= n_fired[layer - 1]:
+                        # Differential form: golden input plus the rows of the spikes that changed.
+                        source = golden_input[layer][r]
+                        for j in range(n):
+                            x_in[j] = source[j]
+                        n_gained = 0
+                        n_lost = 0
+                        for word in range(n_words):
+                            now = words[o_pre + word]
+                            before = gold[word]
+                            mine = (now * _GATHER) >> _TOP
+                            if now != before:
+                                theirs = (before * _GATHER) >> _TOP
+                                n_gained = _append(gained, n_gained, mine & ~theirs, word * 8, bit_index, bit_count)
+                                n_lost = _append(lost, n_lost, theirs & ~mine, word * 8, bit_index, bit_count)
+                            hit = mine & f_mask[word]
+                            if hit:
+                                _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
+                        _add_rows(x_in, w, gained, n_gained, n, 1)
+                        _add_rows(x_in, w, lost, n_lost, n, -1)
+                    else:
+                        # Direct form: the rows of the spikes that fired.
+                        for j in range(n):
+                            x_in[j] = 0.0
+                        n_f = 0
+                        for word in range(n_words):
+                            now = words[o_pre + word]
+                            if now:
+                                mine = (now * _GATHER) >> _TOP
+                                n_f = _append(fired, n_f, mine, word * 8, bit_index, bit_count)
+                                hit = mine & f_mask[word]
+                                if hit:
+                                    _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
+                        _add_rows(x_in, w, fired, n_f, n, 1)
+                # The neurons, one segment (an astrocyte's domain, or neurons without one) at a time.
+                a0 = astro_offset[layer]
+                m = n_astro[layer]
+                for a in range(a0, a0 + m):
+                    count[a] = 0
+                last = layer == n_layers - 1
+                out = spiked[o : o + n]
+                # The last layer has no golden spikes to compare with; comparing with itself counts 0.
+                compare = out if last else golden_bytes[layer][r]
+                layer_v = v[o : o + n]
+                layer_ref = refractory[o : o + n]
+                starts = seg_start[layer]
+                stops = seg_stop[layer]
+                domain = seg_astro[layer]
+                f_total = 0
+                d_total = 0
+                for s in range(starts.shape[0]):
+                    j0 = starts[s]
+                    j1 = stops[s]
+                    d = domain[s]
+                    # p / p0 of the segment's astrocyte; exactly 1 before any release.
+                    scale = np.float32(1.0)
+                    if d >= 0 and released[layer]:
+                        scale = (p0 + alpha * g[a0 + d]) / p0
+                    # Views starting at 0 keep the loop vectorised (a shifted index does not).
+                    seg_v = layer_v[j0:j1]
+                    seg_ref = layer_ref[j0:j1]
+                    seg_out = out[j0:j1]
+                    seg_gold = compare[j0:j1]
+                    seg_in = x_in[j0:j1]
+                    tot = 0
+                    changed = 0
+                    for j in range(j1 - j0):
+                        x_old = seg_v[j]
+                        left = seg_ref[j]
+                        active = left == 0
+                        x = v_rest + (x_old - v_rest) * decay + resistance * (seg_in[j] * scale / dt) * one_minus
+                        x = x if active else x_old
+                        fire = (x >= v_th) & active
+                        after = x - v_th if subtract else v_reset
+                        seg_v[j] = after if fire else x
+                        seg_ref[j] = n_ref if fire else max(left - 1, 0)
+                        spike = np.uint8(fire)
+                        seg_out[j] = spike
+                        tot += spike
+                        changed += spike ^ seg_gold[j]
+                    if d >= 0:
+                        count[a0 + d] += tot
+                    f_total += tot
+                    d_total += changed
+                n_fired[layer] = f_total
+                n_changed[layer] = d_total
+                for a in range(a0, a0 + m):
+                    release = False
+                    if refractory_c[a] == 0:
+                        x = c_rest + (c[a] - c_rest) * decay_c + (kappa * np.float32(count[a]) / dt) * one_minus_c
+                        if x >= c_th:
+                            release = True
+                            x = x - c_th if subtract_c else c_reset
+                            refractory_c[a] = n_ref_c
+                        c[a] = x
+                    else:
+                        refractory_c[a] -= 1
+                    g[a] = g[a] * decay_g + (jump if release else np.float32(0.0))
+                    released[layer] = released[layer] or release
+                if last:
+                    for j in range(n):
+                        counts[b, j] += out[j]
+                        membrane_sum[b, j] += layer_v[j]
 
 
 # ---------------------------------------------------------------------------
@@ -372,20 +411,28 @@ def _parameters(network: SpikingNetwork) -> tuple[tuple, tuple]:
     return neuron_constants, astro_constants
 
 
-def _domain_ranges(domain: np.ndarray, n_astro: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return each astrocyte's first and past-the-end neuron if every domain is one contiguous range, else empties."""
-    start = np.zeros(n_astro, np.int64)
-    stop = np.zeros(n_astro, np.int64)
-    for a in range(n_astro):
-        members = np.flatnonzero(domain == a)
-        if len(members) == 0 or members[-1] - members[0] + 1 != len(members):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        start[a], stop[a] = members[0], members[-1] + 1
-    return start, stop
+def _segments(domain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a layer into runs of neurons with the same astrocyte: start, stop and astrocyte (-1: none) of each."""
+    n = len(domain)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    cuts = np.flatnonzero(np.diff(domain)) + 1
+    start = np.concatenate([[0], cuts]).astype(np.int64)
+    stop = np.concatenate([cuts, [n]]).astype(np.int64)
+    return start, stop, np.ascontiguousarray(domain[start], dtype=np.int64)
+
+
+def _words(spikes: np.ndarray) -> np.ndarray:
+    """Return 0/1 spike rows as 64-bit words of 8 bytes, each row padded with zeros to a multiple of 8."""
+    rows, n = spikes.shape
+    padded = np.zeros((rows, (n + 7) // 8 * 8), np.uint8)
+    padded[:, :n] = spikes
+    return padded.view(np.uint64)
 
 
 class _Golden:
-    """The golden run in the engine's layout: sample-major rows, spikes as uint8."""
+    """The golden run in the kernel's layout: sample-major rows, spikes as 64-bit words."""
 
     def __init__(self, network: SpikingNetwork, golden: GoldenRun):
         def rows(a, dtype):
@@ -393,75 +440,63 @@ class _Golden:
             return np.ascontiguousarray(a.transpose(1, 0, 2).reshape(-1, a.shape[2]))
 
         self.samples, self.steps = golden.samples, golden.steps
-        self.spikes = [rows(s, np.uint8) for s in golden.spikes]
-        self.synaptic = [rows(s, np.float32) for s in golden.synaptic]
-        self.weights = [np.ascontiguousarray(np.asarray(w, dtype=np.float32)) for w in network.weights]
-        self.domains = [np.ascontiguousarray(np.asarray(d, dtype=np.int64)) for d in network.domains]
-        self.domain_ranges = [_domain_ranges(d, a) for d, a in zip(self.domains, network.n_astrocytes)]
-        rows = self.samples * self.steps
-        # Buffers reused by every mask: faulty synaptic inputs and spikes, per-row counts.
-        self.synaptic_buffer = [np.empty_like(s) for s in self.synaptic]
-        self.spike_buffer = [np.empty((rows, w.shape[1]), np.uint8) for w in self.weights]
-        self.fired = [np.zeros(rows + 1, np.int64) for _ in self.weights]
-        self.changed = [np.zeros(rows + 1, np.int64) for _ in self.weights]
-        self.input_fired = np.concatenate([[0], self.spikes[0].sum(axis=1, dtype=np.int64)])
-        self.empty_f = np.zeros((0, 0), np.float32)
-        self.empty_i = np.zeros(0, np.int64)
-        self.empty_delta = np.zeros(0, np.float32)
-        self.empty_u8 = np.zeros((0, 0), np.uint8)
-        self.large = [_LARGE * float(np.max(np.abs(w), initial=0.0)) for w in self.weights]
+        spikes = [rows(s, np.uint8) for s in golden.spikes]
+        self.input_words = _words(spikes[0])
+        # Golden spikes of each hidden layer; the last entry, for the output layer, is never read.
+        words = [_words(s) for s in spikes[1:]] + [np.zeros((1, 1), np.uint64)]
+        self.golden_words = tuple(words)
+        self.golden_bytes = tuple(w.view(np.uint8) for w in words)
+        self.synaptic = tuple(rows(s, np.float32) for s in golden.synaptic)
+        self.weights = tuple(np.ascontiguousarray(np.asarray(w, dtype=np.float32)) for w in network.weights)
+        segments = [_segments(np.asarray(d, dtype=np.int64)) for d in network.domains]
+        self.seg_start = tuple(s[0] for s in segments)
+        self.seg_stop = tuple(s[1] for s in segments)
+        self.seg_astro = tuple(s[2] for s in segments)
+        self.n_astro = np.asarray(network.n_astrocytes, dtype=np.int64)
 
 
-def _evaluate(network, gold: "_Golden", constants, layer_faults):
-    """Return the output spikes `(samples, steps, outputs)` and mean output membrane under one mask."""
+def _fault_tables(gold: _Golden, layer_faults) -> tuple[tuple, tuple, tuple, tuple]:
+    """Return per layer the mask's faulty presynaptic bits and, sorted by presynaptic neuron, its weight changes."""
+    masks, ptrs, posts, deltas = [], [], [], []
+    for weights, (pre, post, value) in zip(gold.weights, layer_faults):
+        n_pre = weights.shape[0]
+        order = np.argsort(pre, kind="stable")
+        pre, post, value = pre[order], post[order], value[order]
+        mask = np.zeros((n_pre + 7) // 8, np.uint64)
+        np.bitwise_or.at(mask, pre // 8, np.left_shift(np.uint64(1), (pre % 8).astype(np.uint64)))
+        masks.append(mask)
+        ptrs.append(np.searchsorted(pre, np.arange(n_pre + 1)).astype(np.int64))
+        posts.append(np.ascontiguousarray(post, dtype=np.int64))
+        deltas.append((value - weights[pre, post]).astype(np.float32))
+    return tuple(masks), tuple(ptrs), tuple(posts), tuple(deltas)
+
+
+def _evaluate(gold: _Golden, constants, layer_faults) -> tuple[np.ndarray, np.ndarray]:
+    """Return the output spike counts and mean output membranes, each `(samples, outputs)`, under one mask."""
     neuron, astro = constants
-    samples, steps = gold.samples, gold.steps
-    n_layers = len(gold.weights)
-    empty_f, empty_i, empty_u8 = gold.empty_f, gold.empty_i, gold.empty_u8
-    membrane_sum = np.zeros((samples, network.topology[-1]), np.float32)
-    spikes = gold.spikes[0]
-    for layer in range(n_layers):
-        pre, post, value = layer_faults[layer]
-        weights = gold.weights[layer]
-        # A faulty weight far outside the layer's range (a float exponent flip) would
-        # cancel against the golden sum in the differential form, so its layer is direct.
-        direct = len(pre) > 0 and bool(np.max(np.abs(value - weights[pre, post])) > gold.large[layer])
-        if layer == 0 and not direct:
-            use_changed, synaptic = True, gold.synaptic[0]
-        else:
-            if layer == 0:
-                fired, changed = gold.input_fired, gold.input_fired
-            else:
-                fired, changed = gold.fired[layer - 1], gold.changed[layer - 1]
-            use_changed, ptr, middle, index = _row_lists(spikes, gold.spikes[layer], fired, changed, direct)
-            synaptic = gold.synaptic_buffer[layer]
-            init = gold.synaptic[layer] if use_changed else empty_f
-            _block_product(ptr, middle, index, weights, pre, post, value, init, synaptic, _BLOCK)
-        if use_changed and len(pre):
-            delta = (value - weights[pre, post]).astype(np.float32)
-            corrections = (pre, post, delta, gold.spikes[layer])
-        else:
-            corrections = (empty_i, empty_i, gold.empty_delta, empty_u8)
-        last = layer == n_layers - 1
-        out = gold.spike_buffer[layer]
-        _dynamics(
-            synaptic,
-            *corrections,
-            gold.domains[layer],
-            *gold.domain_ranges[layer],
-            network.n_astrocytes[layer],
-            neuron,
-            astro,
-            steps,
-            out,
-            empty_u8 if last else gold.spikes[layer + 1],
-            gold.fired[layer],
-            gold.changed[layer],
-            membrane_sum,
-            last,
-        )
-        spikes = out
-    return spikes.reshape(samples, steps, -1), membrane_sum / np.float32(steps)
+    n_out = gold.weights[-1].shape[1]
+    counts = np.zeros((gold.samples, n_out), np.float32)
+    membrane_sum = np.zeros((gold.samples, n_out), np.float32)
+    _simulate_mask(
+        gold.input_words,
+        gold.weights,
+        gold.synaptic,
+        gold.golden_words,
+        gold.golden_bytes,
+        *_fault_tables(gold, layer_faults),
+        gold.seg_start,
+        gold.seg_stop,
+        gold.seg_astro,
+        gold.n_astro,
+        neuron,
+        astro,
+        gold.steps,
+        _BIT_INDEX,
+        _BIT_COUNT,
+        counts,
+        membrane_sum,
+    )
+    return counts, membrane_sum / np.float32(gold.steps)
 
 
 def _split_faults(network: SpikingNetwork, layer, pre, post, value, valid):
@@ -595,8 +630,7 @@ def sweep_events(
             status[m] = int(result.status) | STATUS_DENSE_FALLBACK
             continue
         faults = _split_faults(network, layer[m], pre[m], post[m], value[m], mine)
-        output, membranes[m] = _evaluate(network, gold, constants, faults)
-        counts[m] = output.sum(axis=1, dtype=np.float32)
+        counts[m], membranes[m] = _evaluate(gold, constants, faults)
         simulated[m] = True
     if simulated.any():
         # One XLA call for all masks: XLA's worker threads then stay idle while the kernels run.
