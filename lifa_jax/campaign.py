@@ -90,7 +90,9 @@ class CampaignConfig:
             raise ValueError("--faults is empty; give at least one fault kind.")
         unknown = [f for f in self.faults if f not in FAULT_KINDS]
         if unknown:
-            raise ValueError(f"unknown fault kind {unknown[0]!r}; use one of: {', '.join(sorted(FAULT_KINDS))}.")
+            raise ValueError(
+                f"--faults: unknown fault kind {unknown[0]!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
+            )
         bad = [r for r in self.rates if not (math.isfinite(r) and 0.0 <= r <= 1.0)]
         if bad:
             raise ValueError(f"--rates must lie in [0, 1], got {bad}; pass fractions such as 0,0.1,0.3.")

@@ -1,4 +1,4 @@
-"""`lifa sweep` outputs and messages: engine and timings, resuming, config errors; cost-table paths."""
+"""`lifa sweep` outputs and messages (report cells, flagged masks, resuming, config errors); cost-table paths."""
 
 import io
 import json
@@ -264,3 +264,119 @@ def test_sweep_prints_no_percent_sign_without_repair(tmp_path, capsys):
     row["ft_repair"] = {"mean": 99.25}
     _print_results({"accuracy_fault_free": 0.9, "sweep": [row]}, tmp_path)
     assert capsys.readouterr().out.splitlines()[1].endswith("FT repair 99.25 %")
+
+
+def test_sweep_report_no_repair_deviation():
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.1,), masks=2, chunk_size=2, repair=False)
+    arrays = {
+        "accuracy_no_repair": np.array([[[0.81, 0.63]]], np.float32),
+        "accuracy_repair": np.array([[[0.81, 0.63]]], np.float32),
+        "status": np.zeros((1, 1, 2), np.int32),
+    }
+    summary = sweep_summary(config, arrays)
+    record = summary["sweep"][0]
+    assert record["deviation"] is None
+    expected = f"{record['deviation_no_repair']['mean']:.2f} ± {record['deviation_no_repair']['ci95']:.2f} (no repair)"
+    report = render_sweep_report(summary)
+    row = next(line for line in report.splitlines() if line.startswith("| synapse_dead |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[7] == expected
+    assert cells[4] == cells[6] == cells[8] == "n/a (no repair run)"
+    assert "undefined" not in row
+    assert "Where repair was not run, D is 100 - FT no repair" in report
+
+
+def test_sweep_report_repair_keeps_undefined():
+    # With repair and no accuracy lost, D is 0 and R has no value.
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.1,), masks=2, chunk_size=2, repair=True)
+    arrays = {
+        "accuracy_no_repair": np.full((1, 1, 2), 0.9, np.float32),
+        "accuracy_repair": np.full((1, 1, 2), 0.9, np.float32),
+        "status": np.zeros((1, 1, 2), np.int32),
+    }
+    report = render_sweep_report(sweep_summary(config, arrays))
+    row = next(line for line in report.splitlines() if line.startswith("| synapse_dead |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[7] == "0.00 ± 0.00"
+    assert cells[8] == "undefined"
+    assert "Where repair was not run" not in report
+
+
+def test_sweep_prints_flagged_masks(tmp_path, capsys):
+    from lifa_jax.cli.sweep import _print_results
+
+    config = CampaignConfig(
+        faults=("synapse_dead", "synapse_bitflip_float"), rates=(0.0, 0.05), masks=3, chunk_size=3, repair=False
+    )
+    status = np.zeros((2, 2, 3), np.int32)
+    status[1, 1] = [0, 1 | 2, 1]
+    arrays = {
+        "accuracy_no_repair": np.full((2, 2, 3), 0.8, np.float32),
+        "accuracy_repair": np.full((2, 2, 3), 0.8, np.float32),
+        "status": status,
+    }
+    summary = sweep_summary(config, arrays)
+    _print_results(summary, tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + 4 + 2
+    assert lines[5] == (
+        f"2 of 12 masks flagged (nonzero status); the flags of every mask are the status variable in "
+        f"{tmp_path / 'sweep.nc'}:"
+    )
+    assert re.fullmatch(r"  synapse_bitflip_float +rate 0.05 +2 of 3 masks: .*", lines[6]), lines[6]
+    assert "the mask holds infinite or NaN weights (2)" in lines[6]
+    assert "some membrane was infinite or NaN at the end of a sample (1)" in lines[6]
+
+    arrays["status"] = np.zeros((2, 2, 3), np.int32)
+    _print_results(sweep_summary(config, arrays), tmp_path)
+    out = capsys.readouterr().out
+    assert "masks flagged" not in out
+    assert len(out.splitlines()) == 1 + 4
+
+
+def test_missing_cost_table_cli_exit_2(tmp_path, capsys):
+    for path in (tmp_path / "tables" / "absent.json", tmp_path / "absent.JSON"):
+        assert main(["energy", "--cost-table", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"cost table file '{path}' not found" in err
+        assert "loihi, horowitz-45nm, horowitz-45nm-dram" in err
+        assert "neither a built-in table" not in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_toml_bad_choices_name_file(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    out = tmp_path / "o"
+    cases = {
+        'faults = ["neuron_dead", "neuron_zombie"]\n': "faults in '{}': unknown fault kind 'neuron_zombie'",
+        'engine = "sparse"\n': "engine in '{}' must be dense, differential or event, got 'sparse'",
+        'dataset = "mnist"\n': "dataset in '{}' is 'mnist', which needs --data-path (or data_path in the TOML file)",
+    }
+    for text, expected in cases.items():
+        config.write_text(text)
+        assert main(["sweep", "--config", str(config), "--out", str(out)]) == 2
+        assert expected.format(config) in capsys.readouterr().err
+    assert main(["sweep", "--faults", "neuron_zombie", "--out", str(out)]) == 2
+    assert "--faults: unknown fault kind 'neuron_zombie'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_resume_without_model_trains_again(tmp_path, capsys, monkeypatch):
+    # A campaign interrupted during training has campaign.json and no model.eqx.
+    folder = tmp_path / "campaign"
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.1,), masks=2, chunk_size=2, repair=False)
+    write_campaign_file(folder, config)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "train_network", interrupted)
+    assert main(["sweep", "--resume", str(folder)]) == 130
+    err = capsys.readouterr().err
+    assert (
+        f"lifa sweep: {folder} contains no model.eqx, which is saved only when training ends, so the model is "
+        f"trained again (seed 0, {config.run.epochs} epochs)"
+    ) in err
+    assert "pass --checkpoint" not in err
+    assert not (folder / "model.eqx").exists()

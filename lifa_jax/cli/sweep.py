@@ -454,7 +454,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
         options[kind] = {**options.get(kind, {}), **fields}
     engine = str(settings["engine"])
     if engine not in ("dense", "differential", "event"):
-        raise UserError(f"--engine must be dense, differential or event, got {engine!r}.")
+        raise UserError(f"{_option('engine', names)} must be dense, differential or event, got {engine!r}.")
     engine_options = {}
     if settings["capacity"] is not None:
         if engine != "differential":
@@ -490,6 +490,11 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
     except ValueError as error:
         raise UserError(_rename_options(str(error), names)) from None
     if config.run.dataset != "digits" and config.run.data_path is None:
+        if "dataset" in names:
+            raise UserError(
+                f"{names['dataset']} is {config.run.dataset!r}, which needs --data-path (or data_path in the "
+                "TOML file) pointing at the downloaded files."
+            )
         raise UserError(f"--dataset {config.run.dataset} needs --data-path pointing at the downloaded files.")
     return config
 
@@ -611,7 +616,9 @@ def run(args) -> int:
         _claim_folder(folder, overwrite=args.overwrite)
         write_campaign_file(folder, config)
     try:
-        return _execute(config, folder, network, data, source, timings=timings, started=started)
+        return _execute(
+            config, folder, network, data, source, timings=timings, started=started, resumed=args.resume is not None
+        )
     except KeyboardInterrupt:
         print(
             f"lifa sweep: interrupted; finished chunks, if any, are kept in {folder}. "
@@ -841,7 +848,9 @@ def _load_inputs(config, folder: pathlib.Path, timings: dict):
     return network, data, source
 
 
-def _execute(config, folder: pathlib.Path, network, data, source, *, timings: dict, started: float) -> int:
+def _execute(
+    config, folder: pathlib.Path, network, data, source, *, timings: dict, started: float, resumed: bool = False
+) -> int:
     import jax
     from tqdm import tqdm
 
@@ -855,7 +864,14 @@ def _execute(config, folder: pathlib.Path, network, data, source, *, timings: di
     key = jax.random.key(config.run.seed)
     k_init, k_train, k_sweep, _ = jax.random.split(key, 4)
     if network is None:
-        print("lifa sweep: training a model (pass --checkpoint to sweep an existing one)", file=sys.stderr)
+        if resumed:
+            print(
+                f"lifa sweep: {folder} contains no model.eqx, which is saved only when training ends, so the model "
+                f"is trained again (seed {config.run.seed}, {config.run.epochs} epochs)",
+                file=sys.stderr,
+            )
+        else:
+            print("lifa sweep: training a model (pass --checkpoint to sweep an existing one)", file=sys.stderr)
         clock = time.perf_counter()
         topology = pipeline.resolve_topology(config.run, data)
         network = pipeline.build_network(config.run, topology, key=k_init)
@@ -927,3 +943,26 @@ def _print_results(summary: dict, folder: pathlib.Path) -> None:
         print(
             f"  {r['fault']:<24} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   FT repair {ft_r}"
         )
+    _print_flagged(summary, folder)
+
+
+def _print_flagged(summary: dict, folder: pathlib.Path) -> None:
+    """Print the number of flagged masks (nonzero status) and one line per fault kind and rate that has any.
+
+    Prints nothing when no mask is flagged.
+    """
+    from ..io.report import flagged_masks
+
+    rows = [(r, flagged_masks(r)) for r in summary["sweep"]]
+    rows = [(r, n) for r, n in rows if n]
+    if not rows:
+        return
+    total = sum(r["masks"] for r in summary["sweep"])
+    dataset = folder / summary.get("dataset_file", "sweep.nc")
+    print(
+        f"{sum(n for _, n in rows)} of {total} masks flagged (nonzero status); "
+        f"the flags of every mask are the status variable in {dataset}:"
+    )
+    for r, n in rows:
+        flags = ", ".join(f"{text} ({count})" for text, count in r["status"].items() if text != "ok")
+        print(f"  {r['fault']:<24} rate {r['rate']:<8g} {n} of {r['masks']} masks: {flags}")

@@ -209,7 +209,7 @@ def load_cost_table(name_or_path: str | os.PathLike) -> CostTable:
     if key in COST_TABLES:
         return COST_TABLES[key]
     path = pathlib.Path(key)
-    looks_like_path = key.endswith(".json") or os.sep in key or (os.altsep is not None and os.altsep in key)
+    looks_like_path = key.lower().endswith(".json") or os.sep in key or (os.altsep is not None and os.altsep in key)
     if looks_like_path and not path.exists():
         raise ValueError(
             f"cost table file {key!r} not found; pass the path of an existing JSON file or one of the built-in "

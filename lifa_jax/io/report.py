@@ -12,6 +12,30 @@ def _fmt(stat: dict | None, digits: int = 2, scale: float = 1.0) -> str:
     return text
 
 
+# Cell text of a repair metric in a campaign run without repair.
+NO_REPAIR_CELL = "n/a (no repair run)"
+
+
+def flagged_masks(record: dict) -> int:
+    """Return how many masks of a sweep record have a nonzero status (0 when the record has no status counts)."""
+    status = record.get("status")
+    if not isinstance(status, dict):
+        return 0
+    return record["masks"] - status.get("ok", record["masks"])
+
+
+def _repair_cell(stat: dict | None, repaired: bool, digits: int = 2) -> str:
+    return _fmt(stat, digits) if repaired else NO_REPAIR_CELL
+
+
+def _deviation_cell(record: dict) -> str:
+    """Return the D cell: 100 - FT repair, or 100 - FT no repair marked "(no repair)" when repair was not run."""
+    if record.get("ft_repair") is not None or record.get("deviation_no_repair") is None:
+        return _fmt(record.get("deviation"))
+    text = _fmt(record["deviation_no_repair"])
+    return text if text == "undefined" else f"{text} (no repair)"
+
+
 def reference_row(sweep: list[dict], kind: str = "neuron_dead", rate: float = 0.3) -> dict | None:
     """Return the sweep entry used for the FT row of the Table I summary."""
     rows = [r for r in sweep if r["fault"] == kind]
@@ -76,20 +100,29 @@ def render_report(summary: dict) -> str:
 
 
 def _sweep_table(sweep: list[dict]) -> list[str]:
-    lines = [
+    legend = (
         "Accuracy and FT are higher-is-better, D is lower-is-better, R (share of the lost accuracy won back by repair) "
         "is higher-is-better. Each cell is the mean ± the half-width of its 95 % confidence interval over masks "
-        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average.",
+        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average."
+    )
+    if any(r.get("ft_repair") is None for r in sweep):
+        legend += (
+            " Where repair was not run, D is 100 - FT no repair, marked (no repair), and the repair columns read "
+            f"{NO_REPAIR_CELL}."
+        )
+    lines = [
+        legend,
         "",
         "| fault | rate | masks | accuracy, no repair | accuracy, repair | FT no repair (%) | FT repair (%) | D (%) | R (%) | masks flagged |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sweep:
-        flagged = r["masks"] - r.get("status", {}).get("ok", r["masks"]) if isinstance(r.get("status"), dict) else 0
+        repaired = r.get("ft_repair") is not None
         lines.append(
             f"| {r['fault']} | {r['rate']:g} | {r['masks']} | {_fmt(r['accuracy_no_repair'], 4)} | "
-            f"{_fmt(r['accuracy_repair'], 4)} | {_fmt(r['ft_no_repair'])} | {_fmt(r['ft_repair'])} | "
-            f"{_fmt(r['deviation'])} | {_fmt(r['recovery'], 1)} | {flagged} |"
+            f"{_repair_cell(r['accuracy_repair'], repaired, 4)} | {_fmt(r['ft_no_repair'])} | "
+            f"{_repair_cell(r['ft_repair'], repaired)} | {_deviation_cell(r)} | "
+            f"{_repair_cell(r['recovery'], repaired, 1)} | {flagged_masks(r)} |"
         )
     return lines
 
