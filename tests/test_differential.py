@@ -509,6 +509,6 @@ def test_describe_status_names_differential_flags():
     assert describe_status(STATUS_DENSE_FALLBACK | STATUS_OVERFLOW | STATUS_NONFINITE_WEIGHTS) == [
         "the mask holds infinite or NaN weights",
         "a buffer of the differential engine overflowed (faulty synapses or changed spikes)",
-        "the differential engine evaluated the mask with the dense path",
+        "the differential or event-driven engine evaluated the mask with the dense path",
     ]
     assert describe_status(0) == []

@@ -22,7 +22,7 @@ STATUS_FLAGS = {
     STATUS_NONFINITE_WEIGHTS: "the mask holds infinite or NaN weights",
     STATUS_NONFINITE_MEMBRANE: "some membrane was infinite or NaN at the end of a sample",
     STATUS_OVERFLOW: "a buffer of the differential engine overflowed (faulty synapses or changed spikes)",
-    STATUS_DENSE_FALLBACK: "the differential engine evaluated the mask with the dense path",
+    STATUS_DENSE_FALLBACK: "the differential or event-driven engine evaluated the mask with the dense path",
 }
 
 
