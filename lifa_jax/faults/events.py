@@ -91,7 +91,7 @@ _BIT_INDEX, _BIT_COUNT = _bit_tables()
 
 @numba.njit(inline="always", cache=True)
 def _append(out, n, mask, base, bit_index, bit_count):  # pragma: no cover - compiled
-    """Write `base` plus the set bit positions of `mask` at `out[n:]`; return the new length."""
+    """Write `base` plus the set bit positions of `mask` at `out[n:]` and return the new length."""
     for u in range(8):
         out[n + u] = base + bit_index[mask, u]
     return n + bit_count[mask]
@@ -158,14 +158,15 @@ def _simulate_mask(
     counts,
     membrane_sum,
 ):  # pragma: no cover - compiled
-    """Simulate every sample under one mask; add the output spike counts and membranes into `counts`, `membrane_sum`.
+    """Simulate every sample under one mask, adding the output spike counts and membranes into `counts` and `membrane_sum`.
 
-    Per weight layer `k`: `golden_input[k]` is its golden synaptic input (rows,
-    post); `golden_words[k]` and `golden_bytes[k]` hold the golden spikes of its
-    neurons as words and bytes (the output layer's entry is unused);
-    `fault_mask[k]` has bit `u` of word `w` set when presynaptic neuron `8 w + u`
-    has a faulty weight, whose entries are `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`
-    with weight changes `fault_delta[k][...]`. The neurons are cut into segments of
+    For weight layer `k`, `golden_input[k]` is its golden synaptic input (rows,
+    post). `golden_words[k]` and `golden_bytes[k]` contain the golden spikes of
+    its neurons as words and as bytes; the output layer's entry is unused.
+    Bit `u` of word `w` of `fault_mask[k]` is set when presynaptic neuron
+    `8 w + u` has a faulty weight. That neuron's faulty entries are
+    `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`, with weight changes
+    `fault_delta[k][...]` at the same positions. The neurons are cut into segments of
     one astrocyte's domain (`seg_astro` -1: no astrocyte).
     """
     rows = input_words.shape[0]
