@@ -48,6 +48,9 @@ import jax.numpy as jnp
 import numba
 import numpy as np
 from jaxtyping import Array, Int, PRNGKeyArray
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..dynamics import SubtractReset, ZeroReset, refractory_steps
 from ..network import DenseProjection, SpikingNetwork
@@ -68,42 +71,64 @@ from .sweep import STATUS_DENSE_FALLBACK, STATUS_OVERFLOW, AbstractEngine, MaskR
 # bits into its top byte (bit u of the result is byte u of the word).
 _GATHER = np.uint64(0x0102040810204080)
 _TOP = np.uint64(56)
+_ONE = np.uint64(1)
 
 
-def _bit_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Return, for each byte value, the positions of its set bits (padded to 8) and their count."""
-    index = np.zeros((256, 8), np.int32)
-    size = np.zeros(256, np.int32)
-    for mask in range(256):
-        bits = [u for u in range(8) if mask >> u & 1]
-        index[mask, : len(bits)] = bits
-        size[mask] = len(bits)
-    return index, size
+@intrinsic
+def _trailing_zeros(typingctx, word):
+    """Return the index of the lowest set bit of a nonzero uint64 (LLVM `cttz`)."""
+    if word != numba.types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(1)]), "llvm.cttz.i64"
+        )
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return numba.types.int64(numba.types.uint64), codegen
 
 
-_BIT_INDEX, _BIT_COUNT = _bit_tables()
+@intrinsic
+def _popcount(typingctx, word):
+    """Return the number of set bits of a uint64 (LLVM `ctpop`)."""
+    if word != numba.types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), [ir.IntType(64)]), "llvm.ctpop.i64"
+        )
+        return builder.call(fn, [args[0]])
+
+    return numba.types.int64(numba.types.uint64), codegen
 
 
 # ---------------------------------------------------------------------------
-# Kernel. Spike rows are sample-major (row = sample * steps + step); spikes are
-# stored as 0/1 bytes in rows padded to a multiple of 8 and read as 64-bit words.
+# Kernel. Spike rows are sample-major (row = sample * steps + step). Each layer's
+# neurons are padded to a multiple of 64; spikes are kept as 0/1 bytes for the
+# dynamics and packed into 64-bit words (bit p of word q: neuron 64 q + p) for the
+# event lists.
 
 
 @numba.njit(inline="always", cache=True)
-def _append(out, n, mask, base, bit_index, bit_count):  # pragma: no cover - compiled
-    """Write `base` plus the set bit positions of `mask` at `out[n:]` and return the new length."""
-    for u in range(8):
-        out[n + u] = base + bit_index[mask, u]
-    return n + bit_count[mask]
+def _append(out, n, word, base):  # pragma: no cover - compiled
+    """Write `base` plus the positions of the set bits of `word` at `out[n:]` and return the new length."""
+    while word:
+        out[n] = base + _trailing_zeros(word)
+        n += 1
+        word &= word - _ONE
+    return n
 
 
 @numba.njit(inline="always", cache=True)
-def _correct(x_in, mask, base, f_ptr, f_post, f_delta, bit_index, bit_count):  # pragma: no cover - compiled
-    """Add the weight changes of the presynaptic neurons `base + bit` for each set bit of `mask`."""
-    for u in range(bit_count[mask]):
-        i = base + bit_index[mask, u]
+def _correct(x_in, word, base, f_ptr, f_post, f_delta):  # pragma: no cover - compiled
+    """Add the weight changes of the presynaptic neurons `base + bit` for each set bit of `word`."""
+    while word:
+        i = base + _trailing_zeros(word)
         for k in range(f_ptr[i], f_ptr[i + 1]):
             x_in[f_post[k]] += f_delta[k]
+        word &= word - _ONE
 
 
 @numba.njit(inline="always", cache=True)
@@ -137,11 +162,10 @@ def _add_rows(x_in, w, rows, count, n, sign):  # pragma: no cover - compiled
 
 @numba.njit(parallel=True, cache=True)
 def _simulate_mask(
-    input_words,
+    input_bits,
     weights,
     golden_input,
-    golden_words,
-    golden_bytes,
+    golden_bits,
     fault_mask,
     fault_ptr,
     fault_post,
@@ -153,23 +177,21 @@ def _simulate_mask(
     neuron,
     astro,
     steps,
-    bit_index,
-    bit_count,
     counts,
     membrane_sum,
 ):  # pragma: no cover - compiled
     """Simulate every sample under one mask, adding the output spike counts and membranes into `counts` and `membrane_sum`.
 
     For weight layer `k`, `golden_input[k]` is its golden synaptic input (rows,
-    post). `golden_words[k]` and `golden_bytes[k]` contain the golden spikes of
-    its neurons as words and as bytes; the output layer's entry is unused.
-    Bit `u` of word `w` of `fault_mask[k]` is set when presynaptic neuron
-    `8 w + u` has a faulty weight. That neuron's faulty entries are
+    post) and `golden_bits[k]` holds the golden spikes of its neurons as packed
+    words; the output layer's entry is unused. Bit `p` of word `q` of
+    `fault_mask[k]` is set when presynaptic neuron `64 q + p` has a faulty
+    weight. That neuron's faulty entries are
     `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`, with weight changes
-    `fault_delta[k][...]` at the same positions. The neurons are cut into segments of
-    one astrocyte's domain (`seg_astro` -1: no astrocyte).
+    `fault_delta[k][...]` at the same positions. The neurons are cut into
+    segments of one astrocyte's domain (`seg_astro` -1: no astrocyte).
     """
-    rows = input_words.shape[0]
+    rows = input_bits.shape[0]
     samples = rows // steps
     n_layers = len(weights)
     v_rest, v_th, v_reset, decay, one_minus, resistance, n_ref, subtract, p0, alpha, dt = neuron
@@ -178,11 +200,11 @@ def _simulate_mask(
     sizes[0] = weights[0].shape[0]
     for layer in range(n_layers):
         sizes[layer + 1] = weights[layer].shape[1]
-    # Each layer's neurons start at a multiple of 8, so that its spikes read as whole words.
+    # Each layer's neurons start at a multiple of 64, so that its spikes pack into whole words.
     offset = np.zeros(n_layers + 1, np.int64)
     astro_offset = np.zeros(n_layers + 1, np.int64)
     for layer in range(n_layers):
-        offset[layer + 1] = offset[layer] + (sizes[layer + 1] + 7) // 8 * 8
+        offset[layer + 1] = offset[layer] + (sizes[layer + 1] + 63) // 64 * 64
         astro_offset[layer + 1] = astro_offset[layer] + n_astro[layer]
     widest = 0
     for layer in range(n_layers + 1):
@@ -192,8 +214,10 @@ def _simulate_mask(
     for b in numba.prange(samples):
         v = np.full(total, v_rest, np.float32)
         refractory = np.zeros(total, np.int32)
-        words = np.zeros(total // 8, np.uint64)
-        spiked = words.view(np.uint8)
+        byte_words = np.zeros(total // 8, np.uint64)
+        spiked = byte_words.view(np.uint8)
+        packed = np.zeros(total // 8, np.uint8)
+        bits = packed.view(np.uint64)
         c = np.full(total_astro, c_rest, np.float32)
         refractory_c = np.zeros(total_astro, np.int32)
         g = np.zeros(total_astro, np.float32)
@@ -202,9 +226,9 @@ def _simulate_mask(
         n_fired = np.zeros(n_layers, np.int64)
         n_changed = np.zeros(n_layers, np.int64)
         current = np.empty(widest, np.float32)
-        fired = np.empty(widest + 8, np.int32)
-        gained = np.empty(widest + 8, np.int32)
-        lost = np.empty(widest + 8, np.int32)
+        fired = np.empty(widest, np.int64)
+        gained = np.empty(widest, np.int64)
+        lost = np.empty(widest, np.int64)
         for t in range(steps):
             r = b * steps + t
             for layer in range(n_layers):
@@ -212,7 +236,7 @@ def _simulate_mask(
                 n_pre = sizes[layer]
                 n = sizes[layer + 1]
                 o = offset[layer]
-                n_words = (n_pre + 7) // 8
+                n_q = (n_pre + 63) // 64
                 x_in = current[:n]
                 f_mask = fault_mask[layer]
                 f_ptr = fault_ptr[layer]
@@ -224,32 +248,26 @@ def _simulate_mask(
                     for j in range(n):
                         x_in[j] = source[j]
                     if f_ptr[n_pre] > 0:
-                        in_words = input_words[r]
-                        for word in range(n_words):
-                            hit = ((in_words[word] * _GATHER) >> _TOP) & f_mask[word]
-                            if hit:
-                                _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
+                        now_bits = input_bits[r]
+                        for q in range(n_q):
+                            _correct(x_in, now_bits[q] & f_mask[q], q * 64, f_ptr, f_post, f_delta)
                 else:
-                    o_pre = offset[layer - 1] // 8
-                    gold = golden_words[layer - 1][r]
+                    now_bits = bits[offset[layer - 1] // 64 :]
                     if n_changed[layer - 1] <= n_fired[layer - 1]:
                         # Differential form: golden input plus the rows of the spikes that changed.
                         source = golden_input[layer][r]
                         for j in range(n):
                             x_in[j] = source[j]
+                        gold = golden_bits[layer - 1][r]
                         n_gained = 0
                         n_lost = 0
-                        for word in range(n_words):
-                            now = words[o_pre + word]
-                            before = gold[word]
-                            mine = (now * _GATHER) >> _TOP
-                            if now != before:
-                                theirs = (before * _GATHER) >> _TOP
-                                n_gained = _append(gained, n_gained, mine & ~theirs, word * 8, bit_index, bit_count)
-                                n_lost = _append(lost, n_lost, theirs & ~mine, word * 8, bit_index, bit_count)
-                            hit = mine & f_mask[word]
-                            if hit:
-                                _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
+                        for q in range(n_q):
+                            now = now_bits[q]
+                            before = gold[q]
+                            diff = now ^ before
+                            n_gained = _append(gained, n_gained, diff & now, q * 64)
+                            n_lost = _append(lost, n_lost, diff & before, q * 64)
+                            _correct(x_in, now & f_mask[q], q * 64, f_ptr, f_post, f_delta)
                         _add_rows(x_in, w, gained, n_gained, n, 1)
                         _add_rows(x_in, w, lost, n_lost, n, -1)
                     else:
@@ -257,14 +275,10 @@ def _simulate_mask(
                         for j in range(n):
                             x_in[j] = 0.0
                         n_f = 0
-                        for word in range(n_words):
-                            now = words[o_pre + word]
-                            if now:
-                                mine = (now * _GATHER) >> _TOP
-                                n_f = _append(fired, n_f, mine, word * 8, bit_index, bit_count)
-                                hit = mine & f_mask[word]
-                                if hit:
-                                    _correct(x_in, hit, word * 8, f_ptr, f_post, f_delta, bit_index, bit_count)
+                        for q in range(n_q):
+                            now = now_bits[q]
+                            n_f = _append(fired, n_f, now, q * 64)
+                            _correct(x_in, now & f_mask[q], q * 64, f_ptr, f_post, f_delta)
                         _add_rows(x_in, w, fired, n_f, n, 1)
                 # The neurons, one segment (an astrocyte's domain, or neurons without one) at a time.
                 a0 = astro_offset[layer]
@@ -273,15 +287,12 @@ def _simulate_mask(
                     count[a] = 0
                 last = layer == n_layers - 1
                 out = spiked[o : o + n]
-                # The last layer has no golden spikes to compare with; comparing with itself counts 0.
-                compare = out if last else golden_bytes[layer][r]
                 layer_v = v[o : o + n]
                 layer_ref = refractory[o : o + n]
                 starts = seg_start[layer]
                 stops = seg_stop[layer]
                 domain = seg_astro[layer]
                 f_total = 0
-                d_total = 0
                 for s in range(starts.shape[0]):
                     j0 = starts[s]
                     j1 = stops[s]
@@ -294,10 +305,8 @@ def _simulate_mask(
                     seg_v = layer_v[j0:j1]
                     seg_ref = layer_ref[j0:j1]
                     seg_out = out[j0:j1]
-                    seg_gold = compare[j0:j1]
                     seg_in = x_in[j0:j1]
                     tot = 0
-                    changed = 0
                     for j in range(j1 - j0):
                         x_old = seg_v[j]
                         left = seg_ref[j]
@@ -311,13 +320,23 @@ def _simulate_mask(
                         spike = np.uint8(fire)
                         seg_out[j] = spike
                         tot += spike
-                        changed += spike ^ seg_gold[j]
                     if d >= 0:
                         count[a0 + d] += tot
                     f_total += tot
-                    d_total += changed
+                if not last:
+                    # Pack the spikes into words and count those that differ from the golden run.
+                    q0 = o // 64
+                    n_words = (n + 63) // 64
+                    layer_bytes = byte_words[o // 8 : o // 8 + n_words * 8]
+                    layer_packed = packed[q0 * 8 : q0 * 8 + n_words * 8]
+                    for k in range(n_words * 8):
+                        layer_packed[k] = np.uint8((layer_bytes[k] * _GATHER) >> _TOP)
+                    gold = golden_bits[layer][r]
+                    changed = 0
+                    for q in range(n_words):
+                        changed += _popcount(bits[q0 + q] ^ gold[q])
+                    n_changed[layer] = changed
                 n_fired[layer] = f_total
-                n_changed[layer] = d_total
                 for a in range(a0, a0 + m):
                     release = False
                     if refractory_c[a] == 0:
@@ -424,12 +443,12 @@ def _segments(domain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return start, stop, np.ascontiguousarray(domain[start], dtype=np.int64)
 
 
-def _words(spikes: np.ndarray) -> np.ndarray:
-    """Return 0/1 spike rows as 64-bit words of 8 bytes, each row padded with zeros to a multiple of 8."""
+def _bits(spikes: np.ndarray) -> np.ndarray:
+    """Return 0/1 spike rows packed into 64-bit words (bit p of word q: neuron 64 q + p), zero-padded."""
     rows, n = spikes.shape
-    padded = np.zeros((rows, (n + 7) // 8 * 8), np.uint8)
+    padded = np.zeros((rows, (n + 63) // 64 * 64), np.uint8)
     padded[:, :n] = spikes
-    return padded.view(np.uint64)
+    return np.ascontiguousarray(np.packbits(padded, axis=1, bitorder="little")).view(np.uint64)
 
 
 class _Golden:
@@ -442,11 +461,9 @@ class _Golden:
 
         self.samples, self.steps = golden.samples, golden.steps
         spikes = [rows(s, np.uint8) for s in golden.spikes]
-        self.input_words = _words(spikes[0])
+        self.input_bits = _bits(spikes[0])
         # Golden spikes of each hidden layer; the last entry, for the output layer, is never read.
-        words = [_words(s) for s in spikes[1:]] + [np.zeros((1, 1), np.uint64)]
-        self.golden_words = tuple(words)
-        self.golden_bytes = tuple(w.view(np.uint8) for w in words)
+        self.golden_bits = tuple([_bits(s) for s in spikes[1:]] + [np.zeros((1, 1), np.uint64)])
         self.synaptic = tuple(rows(s, np.float32) for s in golden.synaptic)
         self.weights = tuple(np.ascontiguousarray(np.asarray(w, dtype=np.float32)) for w in network.weights)
         segments = [_segments(np.asarray(d, dtype=np.int64)) for d in network.domains]
@@ -463,9 +480,9 @@ def _fault_tables(gold: _Golden, layer_faults) -> tuple[tuple, tuple, tuple, tup
         n_pre = weights.shape[0]
         order = np.argsort(pre, kind="stable")
         pre, post, value = pre[order], post[order], value[order]
-        mask = np.zeros((n_pre + 7) // 8, np.uint64)
-        np.bitwise_or.at(mask, pre // 8, np.left_shift(np.uint64(1), (pre % 8).astype(np.uint64)))
-        masks.append(mask)
+        flags = np.zeros((n_pre + 63) // 64 * 64, np.uint8)
+        flags[pre] = 1
+        masks.append(np.packbits(flags, bitorder="little").view(np.uint64))
         ptrs.append(np.searchsorted(pre, np.arange(n_pre + 1)).astype(np.int64))
         posts.append(np.ascontiguousarray(post, dtype=np.int64))
         deltas.append((value - weights[pre, post]).astype(np.float32))
@@ -479,11 +496,10 @@ def _evaluate(gold: _Golden, constants, layer_faults) -> tuple[np.ndarray, np.nd
     counts = np.zeros((gold.samples, n_out), np.float32)
     membrane_sum = np.zeros((gold.samples, n_out), np.float32)
     _simulate_mask(
-        gold.input_words,
+        gold.input_bits,
         gold.weights,
         gold.synaptic,
-        gold.golden_words,
-        gold.golden_bytes,
+        gold.golden_bits,
         *_fault_tables(gold, layer_faults),
         gold.seg_start,
         gold.seg_stop,
@@ -492,8 +508,6 @@ def _evaluate(gold: _Golden, constants, layer_faults) -> tuple[np.ndarray, np.nd
         neuron,
         astro,
         gold.steps,
-        _BIT_INDEX,
-        _BIT_COUNT,
         counts,
         membrane_sum,
     )
