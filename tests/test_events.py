@@ -34,7 +34,7 @@ from lifa_jax.faults import (
 )
 from lifa_jax.faults import events as events_module
 from lifa_jax.io import save_checkpoint
-from lifa_jax.network import RegularEncoder, SpikingNetwork
+from lifa_jax.network import RegularEncoder, SpikingNetwork, simulate
 from lifa_jax.training import encode_batch
 
 N_MASKS = 6
@@ -256,3 +256,21 @@ def test_cli_event_engine_matches_differential(checkpoint, tmp_path):
     assert event["engine"] == "event"
     assert "Engine: event" in (tmp_path / "event" / "report.md").read_text()
     assert event["sweep"] == differential["sweep"]
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5, 0.3], ids=["dt-1", "dt-half", "dt-0.3"])
+def test_kernel_without_faults_reproduces_simulate(spikes, dt):
+    # dt = 0.3 is not a power of two, so the kernel divides by it as `simulate` does.
+    # For powers of two it multiplies by the exact inverse. Astrocytes release within
+    # the run, so the gliotransmitter gain enters the dynamics.
+    net = SpikingNetwork.init([16, 24, 12, 4], key=jax.random.key(11), domain_size=5, dt=dt)
+    net = eqx.tree_at(lambda n: n.astrocyte.c_th, net, 0.01)
+    net = eqx.tree_at(lambda n: n.coupling.alpha, net, 5.0)
+    golden = golden_run(net, spikes)
+    gold = events_module._Golden(net, golden)
+    empty = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in net.weights]
+    counts, membranes = events_module._evaluate(gold, events_module._parameters(net), empty)
+    reference = jax.vmap(lambda s: simulate(net, s))(spikes)
+    np.testing.assert_array_equal(counts, np.asarray(reference.counts[-1]))
+    np.testing.assert_allclose(membranes, np.asarray(reference.output_membrane), rtol=1e-6, atol=1e-6)
+    assert counts.sum() > 0

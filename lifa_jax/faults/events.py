@@ -26,8 +26,10 @@ differential.
 
 One kernel runs a whole sample at a time, step by step and layer by layer as
 `simulate` does, so the faulty spikes and inputs of a step stay in the core's
-cache; the samples are split over the CPU cores. Spikes are read eight at a
-time as 64-bit words. The neuron and astrocyte dynamics use the same
+cache; the samples are split over the CPU cores. Spikes are packed 64 to a
+word, so the lists of fired or changed neurons come from trailing-zero counts
+and the changed spikes are counted with popcounts. The next step's golden inputs
+are prefetched while a step runs. The neuron and astrocyte dynamics use the same
 floating-point operations in the same order as `simulate`.
 
 Sums run in another order than XLA's dense product, so a membrane within
@@ -90,6 +92,26 @@ def _trailing_zeros(typingctx, word):
 
 
 @intrinsic
+def _prefetch(typingctx, address):
+    """Ask the CPU to load the cache line at `address` (an integer) for reading soon (LLVM `prefetch`)."""
+    if not isinstance(address, numba.types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [pointer, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        builder.call(
+            fn, [builder.inttoptr(args[0], pointer), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        )
+        return context.get_dummy_value()
+
+    return numba.types.none(address), codegen
+
+
+@intrinsic
 def _popcount(typingctx, word):
     """Return the number of set bits of a uint64 (LLVM `ctpop`)."""
     if word != numba.types.uint64:
@@ -106,7 +128,7 @@ def _popcount(typingctx, word):
 
 # ---------------------------------------------------------------------------
 # Kernel. Spike rows are sample-major (row = sample * steps + step). Each layer's
-# neurons are padded to a multiple of 64; spikes are kept as 0/1 bytes for the
+# neurons are padded to a multiple of 64. Spikes are kept as 0/1 bytes for the
 # dynamics and packed into 64-bit words (bit p of word q: neuron 64 q + p) for the
 # event lists.
 
@@ -194,7 +216,9 @@ def _simulate_mask(
     rows = input_bits.shape[0]
     samples = rows // steps
     n_layers = len(weights)
-    v_rest, v_th, v_reset, decay, one_minus, resistance, n_ref, subtract, p0, alpha, dt = neuron
+    v_rest, v_th, v_reset, decay, one_minus, resistance, n_ref, subtract, p0, alpha, dt, inv_dt = neuron
+    # `inv_dt` is 1 / dt when dt is a power of two, because then x * inv_dt rounds exactly as x / dt. Otherwise it is 0.
+    by_inverse = inv_dt != 0
     c_rest, c_th, c_reset, decay_c, one_minus_c, kappa, n_ref_c, subtract_c, decay_g, jump = astro
     sizes = np.empty(n_layers + 1, np.int64)
     sizes[0] = weights[0].shape[0]
@@ -213,6 +237,7 @@ def _simulate_mask(
     total_astro = max(astro_offset[n_layers], 1)
     for b in numba.prange(samples):
         v = np.full(total, v_rest, np.float32)
+        gain = np.ones(total, np.float32)
         refractory = np.zeros(total, np.int32)
         byte_words = np.zeros(total // 8, np.uint64)
         spiked = byte_words.view(np.uint8)
@@ -231,6 +256,13 @@ def _simulate_mask(
         lost = np.empty(widest, np.int64)
         for t in range(steps):
             r = b * steps + t
+            if t + 1 < steps:
+                # The next step's golden inputs stream from memory while this step runs.
+                for layer in range(n_layers):
+                    row = golden_input[layer][r + 1]
+                    address = np.int64(row.ctypes.data)
+                    for line in range(0, row.shape[0] * 4, 64):
+                        _prefetch(address + line)
             for layer in range(n_layers):
                 w = weights[layer]
                 n_pre = sizes[layer]
@@ -280,51 +312,74 @@ def _simulate_mask(
                             n_f = _append(fired, n_f, now, q * 64)
                             _correct(x_in, now & f_mask[q], q * 64, f_ptr, f_post, f_delta)
                         _add_rows(x_in, w, fired, n_f, n, 1)
-                # The neurons, one segment (an astrocyte's domain, or neurons without one) at a time.
+                # The neurons of the layer. `gain` contains p / p0 of each neuron's astrocyte (1 without one).
                 a0 = astro_offset[layer]
                 m = n_astro[layer]
-                for a in range(a0, a0 + m):
-                    count[a] = 0
                 last = layer == n_layers - 1
                 out = spiked[o : o + n]
                 layer_v = v[o : o + n]
                 layer_ref = refractory[o : o + n]
+                layer_gain = gain[o : o + n]
+                for j in range(n):
+                    x_old = layer_v[j]
+                    left = layer_ref[j]
+                    active = left == 0
+                    drive = x_in[j] * layer_gain[j]
+                    drive = drive * inv_dt if by_inverse else drive / dt
+                    x = v_rest + (x_old - v_rest) * decay + resistance * drive * one_minus
+                    x = x if active else x_old
+                    fire = (x >= v_th) & active
+                    after = x - v_th if subtract else v_reset
+                    layer_v[j] = after if fire else x
+                    layer_ref[j] = n_ref if fire else max(left - 1, 0)
+                    out[j] = np.uint8(fire)
+                # Spikes per astrocyte domain, then the astrocytes.
                 starts = seg_start[layer]
                 stops = seg_stop[layer]
                 domain = seg_astro[layer]
-                f_total = 0
+                layer_count = count[a0 : a0 + m]
+                for a in range(m):
+                    layer_count[a] = 0
                 for s in range(starts.shape[0]):
-                    j0 = starts[s]
-                    j1 = stops[s]
                     d = domain[s]
-                    # p / p0 of the segment's astrocyte; exactly 1 before any release.
-                    scale = np.float32(1.0)
-                    if d >= 0 and released[layer]:
-                        scale = (p0 + alpha * g[a0 + d]) / p0
-                    # Views starting at 0 keep the loop vectorised (a shifted index does not).
-                    seg_v = layer_v[j0:j1]
-                    seg_ref = layer_ref[j0:j1]
-                    seg_out = out[j0:j1]
-                    seg_in = x_in[j0:j1]
-                    tot = 0
-                    for j in range(j1 - j0):
-                        x_old = seg_v[j]
-                        left = seg_ref[j]
-                        active = left == 0
-                        x = v_rest + (x_old - v_rest) * decay + resistance * (seg_in[j] * scale / dt) * one_minus
-                        x = x if active else x_old
-                        fire = (x >= v_th) & active
-                        after = x - v_th if subtract else v_reset
-                        seg_v[j] = after if fire else x
-                        seg_ref[j] = n_ref if fire else max(left - 1, 0)
-                        spike = np.uint8(fire)
-                        seg_out[j] = spike
-                        tot += spike
                     if d >= 0:
-                        count[a0 + d] += tot
-                    f_total += tot
+                        seg_out = out[starts[s] : stops[s]]
+                        tot = np.int32(0)
+                        for j in range(seg_out.shape[0]):
+                            tot += np.int32(seg_out[j])
+                        layer_count[d] += tot
+                layer_c = c[a0 : a0 + m]
+                layer_ref_c = refractory_c[a0 : a0 + m]
+                layer_g = g[a0 : a0 + m]
+                any_release = False
+                for a in range(m):
+                    left = layer_ref_c[a]
+                    active = left == 0
+                    x = (
+                        c_rest
+                        + (layer_c[a] - c_rest) * decay_c
+                        + (kappa * np.float32(layer_count[a]) / dt) * one_minus_c
+                    )
+                    release = active & (x >= c_th)
+                    after = x - c_th if subtract_c else c_reset
+                    x = after if release else x
+                    layer_c[a] = x if active else layer_c[a]
+                    layer_ref_c[a] = n_ref_c if release else max(left - 1, 0)
+                    layer_g[a] = layer_g[a] * decay_g + (jump if release else np.float32(0.0))
+                    any_release = any_release | release
+                released[layer] = released[layer] or any_release
+                if released[layer]:
+                    # The next step's p / p0 from the gliotransmitter just updated.
+                    for s in range(starts.shape[0]):
+                        d = domain[s]
+                        if d >= 0:
+                            scale = (p0 + alpha * layer_g[d]) / p0
+                            seg_gain = layer_gain[starts[s] : stops[s]]
+                            for j in range(seg_gain.shape[0]):
+                                seg_gain[j] = scale
+                f_total = 0
                 if not last:
-                    # Pack the spikes into words and count those that differ from the golden run.
+                    # Pack the spikes into words, then count those that fired and those that differ from the golden run.
                     q0 = o // 64
                     n_words = (n + 63) // 64
                     layer_bytes = byte_words[o // 8 : o // 8 + n_words * 8]
@@ -334,22 +389,10 @@ def _simulate_mask(
                     gold = golden_bits[layer][r]
                     changed = 0
                     for q in range(n_words):
+                        f_total += _popcount(bits[q0 + q])
                         changed += _popcount(bits[q0 + q] ^ gold[q])
                     n_changed[layer] = changed
                 n_fired[layer] = f_total
-                for a in range(a0, a0 + m):
-                    release = False
-                    if refractory_c[a] == 0:
-                        x = c_rest + (c[a] - c_rest) * decay_c + (kappa * np.float32(count[a]) / dt) * one_minus_c
-                        if x >= c_th:
-                            release = True
-                            x = x - c_th if subtract_c else c_reset
-                            refractory_c[a] = n_ref_c
-                        c[a] = x
-                    else:
-                        refractory_c[a] -= 1
-                    g[a] = g[a] * decay_g + (jump if release else np.float32(0.0))
-                    released[layer] = released[layer] or release
                 if last:
                     for j in range(n):
                         counts[b, j] += out[j]
@@ -362,6 +405,13 @@ def _simulate_mask(
 
 def _f32(value) -> np.float32:
     return np.float32(np.asarray(value, dtype=np.float32))
+
+
+def _is_power_of_two(value) -> bool:
+    """Return whether the float32 `value` is a positive power of two (so dividing by it equals multiplying by its inverse)."""
+    value = _f32(value)
+    mantissa, _ = np.frexp(value)
+    return bool(value > 0 and np.isfinite(value) and mantissa == 0.5 and np.isfinite(np.float32(1.0) / value))
 
 
 def _scalar(name: str, value) -> None:
@@ -415,6 +465,7 @@ def _parameters(network: SpikingNetwork) -> tuple[tuple, tuple]:
         _f32(coupling.p0),
         _f32(coupling.alpha),
         _f32(dt),
+        _f32(1.0 / dt) if _is_power_of_two(dt) else np.float32(0.0),
     )
     astro_constants = (
         _f32(astro.c_rest),
