@@ -184,7 +184,7 @@ def _add_rows(x_in, w, rows, count, n, sign):  # pragma: no cover - compiled
 
 @numba.njit(parallel=True, cache=True)
 def _simulate_mask(
-    input_bits,
+    input_steps,
     weights,
     golden_input,
     golden_bits,
@@ -204,17 +204,18 @@ def _simulate_mask(
 ):  # pragma: no cover - compiled
     """Simulate every sample under one mask, adding the output spike counts and membranes into `counts` and `membrane_sum`.
 
-    For weight layer `k`, `golden_input[k]` is its golden synaptic input (rows,
-    post) and `golden_bits[k]` holds the golden spikes of its neurons as packed
-    words; the output layer's entry is unused. Bit `p` of word `q` of
+    Bit `t % 64` of word `t // 64` of `input_steps[b, i]` is input neuron `i`'s
+    spike at step `t` of sample `b`. For weight layer `k`, `golden_input[k]` is
+    its golden synaptic input (rows, post) and `golden_bits[k]` contains the
+    golden spikes of its neurons as packed words. The output layer's entry is
+    unused. Bit `p` of word `q` of
     `fault_mask[k]` is set when presynaptic neuron `64 q + p` has a faulty
     weight. That neuron's faulty entries are
     `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`, with weight changes
     `fault_delta[k][...]` at the same positions. The neurons are cut into
     segments of one astrocyte's domain (`seg_astro` -1: no astrocyte).
     """
-    rows = input_bits.shape[0]
-    samples = rows // steps
+    samples = input_steps.shape[0]
     n_layers = len(weights)
     v_rest, v_th, v_reset, decay, one_minus, resistance, n_ref, subtract, p0, alpha, dt, inv_dt = neuron
     # `inv_dt` is 1 / dt when dt is a power of two, because then x * inv_dt rounds exactly as x / dt. Otherwise it is 0.
@@ -254,11 +255,27 @@ def _simulate_mask(
         fired = np.empty(widest, np.int64)
         gained = np.empty(widest, np.int64)
         lost = np.empty(widest, np.int64)
+        # The first layer's input at every step of the sample. The input spikes are the golden
+        # ones, so it is the golden input plus the faulty weights' changes, added in the order
+        # of the presynaptic neurons as at any other layer.
+        first = golden_input[0][b * steps : (b + 1) * steps].copy()
+        f_ptr = fault_ptr[0]
+        f_post = fault_post[0]
+        f_delta = fault_delta[0]
+        for i in range(sizes[0]):
+            for k in range(f_ptr[i], f_ptr[i + 1]):
+                j = f_post[k]
+                delta = f_delta[k]
+                for word_index in range(input_steps.shape[2]):
+                    word = input_steps[b, i, word_index]
+                    while word:
+                        first[word_index * 64 + _trailing_zeros(word), j] += delta
+                        word &= word - _ONE
         for t in range(steps):
             r = b * steps + t
             if t + 1 < steps:
                 # The next step's golden inputs stream from memory while this step runs.
-                for layer in range(n_layers):
+                for layer in range(1, n_layers):
                     row = golden_input[layer][r + 1]
                     address = np.int64(row.ctypes.data)
                     for line in range(0, row.shape[0] * 4, 64):
@@ -275,14 +292,7 @@ def _simulate_mask(
                 f_post = fault_post[layer]
                 f_delta = fault_delta[layer]
                 if layer == 0:
-                    # The input spikes are the golden ones: golden input plus the faulty weights' changes.
-                    source = golden_input[0][r]
-                    for j in range(n):
-                        x_in[j] = source[j]
-                    if f_ptr[n_pre] > 0:
-                        now_bits = input_bits[r]
-                        for q in range(n_q):
-                            _correct(x_in, now_bits[q] & f_mask[q], q * 64, f_ptr, f_post, f_delta)
+                    x_in = first[t]
                 else:
                     now_bits = bits[offset[layer - 1] // 64 :]
                     if n_changed[layer - 1] <= n_fired[layer - 1]:
@@ -512,7 +522,11 @@ class _Golden:
 
         self.samples, self.steps = golden.samples, golden.steps
         spikes = [rows(s, np.uint8) for s in golden.spikes]
-        self.input_bits = _bits(spikes[0])
+        # Input spikes per sample and input neuron, packed over the steps (bit t % 64 of word t // 64).
+        steps = np.asarray(golden.spikes[0], dtype=np.uint8).transpose(1, 2, 0)
+        padded = np.zeros(steps.shape[:2] + ((steps.shape[2] + 63) // 64 * 64,), np.uint8)
+        padded[:, :, : steps.shape[2]] = steps
+        self.input_steps = np.ascontiguousarray(np.packbits(padded, axis=2, bitorder="little")).view(np.uint64)
         # Golden spikes of each hidden layer; the last entry, for the output layer, is never read.
         self.golden_bits = tuple([_bits(s) for s in spikes[1:]] + [np.zeros((1, 1), np.uint64)])
         self.synaptic = tuple(rows(s, np.float32) for s in golden.synaptic)
@@ -547,7 +561,7 @@ def _evaluate(gold: _Golden, constants, layer_faults) -> tuple[np.ndarray, np.nd
     counts = np.zeros((gold.samples, n_out), np.float32)
     membrane_sum = np.zeros((gold.samples, n_out), np.float32)
     _simulate_mask(
-        gold.input_bits,
+        gold.input_steps,
         gold.weights,
         gold.synaptic,
         gold.golden_bits,
