@@ -7,6 +7,7 @@ call the same phases one by one (`prepare_data`, `build_network`,
 
 import dataclasses
 import math
+import numbers
 import platform
 import time
 from collections.abc import Callable
@@ -86,6 +87,9 @@ class RunConfig:
         for flag, value in positive.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{flag} must be positive, got {value!r}; pass a value above 0.")
+        for flag, value in (("--max-train", self.max_train), ("--max-test", self.max_test)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+                raise ValueError(f"{flag} must be at least 1, got {value!r}; omit it to use all samples.")
         if not (math.isfinite(self.t_ref) and self.t_ref >= 0):
             raise ValueError(f"--t-ref must be non-negative, got {self.t_ref!r}; pass a refractory period in ms.")
         if not (math.isfinite(self.alpha) and self.alpha >= 0):

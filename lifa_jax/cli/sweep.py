@@ -30,6 +30,8 @@ DEFAULTS = {
 }
 # `fault_options` is a TOML table of tables, [fault_options.KIND], read by `_requested_fault_options`.
 CONFIG_KEYS = sorted(set(QUICK) | set(DEFAULTS) | {"fault_options"})
+# Keys a --config TOML file accepts: the settings, and `quick`, which selects the QUICK defaults.
+TOML_KEYS = sorted([*CONFIG_KEYS, "quick"])
 # TOML value types each key accepts. Lists of faults, rates and bits are joined
 # into the comma-separated text the options take.
 TOML_TYPES = {
@@ -40,6 +42,7 @@ TOML_TYPES = {
     "fixed_format": (str,),
     "repair": (bool,),
     "transient": (bool,),
+    "quick": (bool,),
     "fault_options": (dict,),
     **dict.fromkeys(("masks", "chunk_size", "epochs", "repair_passes", "steps", "devices", "seed", "max_test"), (int,)),
     **dict.fromkeys(("checkpoint", "dataset", "data_path", "engine"), (str,)),
@@ -88,11 +91,17 @@ def register(subparsers) -> None:
             "Evaluate a trained LIFA network (--checkpoint, or one trained here) under many fault masks per kind "
             "and rate, without and with homeostatic astrocyte repair. Results are written chunk by chunk into "
             "--out, so an interrupted campaign continues with --resume. Options override a --config TOML file, "
-            "whose keys are the option names with underscores; fault fields go in tables such as "
-            "[fault_options.neuron_parametric]."
+            "whose keys are the option names with underscores (quick = true for --quick); fault fields go in "
+            "tables such as [fault_options.neuron_parametric]. A relative checkpoint path in the TOML file is "
+            "resolved from the folder of the TOML file."
         ),
     )
-    p.add_argument("--config", type=pathlib.Path, default=None, help="TOML file with campaign settings")
+    p.add_argument(
+        "--config",
+        type=pathlib.Path,
+        default=None,
+        help="TOML file with campaign settings; a relative checkpoint path in it is resolved from the file's folder",
+    )
     p.add_argument("--faults", default=sup, help="comma-separated fault kinds (default neuron_dead,synapse_dead)")
     p.add_argument("--rates", default=sup, help="fault rates in [0, 1]; per bit for bit flips (default 0,...,0.5)")
     p.add_argument("--masks", type=int, default=sup, help="masks per kind and rate (default 100, 8 with --quick)")
@@ -178,9 +187,9 @@ def _read_toml(path: pathlib.Path) -> dict:
         raise UserError(f"config file {str(path)!r} not found; pass an existing TOML file to --config.") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"config file {str(path)!r} is not valid TOML ({error}); fix the line it names.") from None
-    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    unknown = sorted(set(data) - set(TOML_KEYS))
     if unknown:
-        raise UserError(f"unknown key {unknown[0]!r} in {str(path)!r}; valid keys: {', '.join(CONFIG_KEYS)}.")
+        raise UserError(f"unknown key {unknown[0]!r} in {str(path)!r}; valid keys: {', '.join(TOML_KEYS)}.")
     for key, value in data.items():
         allowed = TOML_TYPES[key]
         # bool is a subclass of int in Python, so `masks = true` needs its own check.
@@ -192,7 +201,21 @@ def _read_toml(path: pathlib.Path) -> dict:
     for key in ("faults", "rates", "bits"):
         if isinstance(data.get(key), list):
             data[key] = ",".join(str(v) for v in data[key])
+    _check_toml_dataset(path, data)
+    # A checkpoint path in the file is relative to the file, not to the working folder.
+    if data.get("checkpoint") and not pathlib.Path(data["checkpoint"]).is_absolute():
+        data["checkpoint"] = str(path.parent / data["checkpoint"])
     return data
+
+
+def _check_toml_dataset(path: pathlib.Path, data: dict) -> None:
+    """Raise `UserError` when the TOML file names a data set that `lifa_jax.data` cannot load."""
+    from ..data import DATASET_NAMES
+
+    if "dataset" in data and data["dataset"] not in DATASET_NAMES:
+        raise UserError(
+            f"dataset in {str(path)!r}: unknown data set {data['dataset']!r}; use one of: {', '.join(DATASET_NAMES)}."
+        )
 
 
 def _explicit(args) -> dict:
@@ -413,11 +436,13 @@ def _check_fault_options(kind: str, base: dict, requested: dict, names: dict[str
     raise UserError(f"{subjects}: {message}")
 
 
-def build_config(settings: dict, *, names: dict[str, str] | None = None):
+def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_keys: frozenset[str] = frozenset()):
     """Return a validated `CampaignConfig` from resolved settings; raise `UserError` if invalid.
 
     `names` maps each setting read from a TOML file to its name in error messages,
     such as "rates in 'config.toml'". Messages name the other settings by option.
+    `cli_keys` are the settings given as options, which the engine checks tell
+    apart from settings left at their defaults.
     """
     from ..campaign import CampaignConfig
     from ..pipeline import RunConfig
@@ -461,7 +486,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None):
             raise UserError("--capacity applies only to --engine differential; drop it or add --engine differential.")
         engine_options["capacity"] = _parse_capacity(settings["capacity"], _option("capacity", names))
     if engine in ("differential", "event"):
-        _check_differential_settings(faults, settings, engine)
+        _check_differential_settings(faults, settings, engine, names, cli_keys)
     try:
         run = RunConfig(
             dataset=settings["dataset"],
@@ -520,24 +545,68 @@ def _parse_capacity(value, name: str = "--capacity") -> int | None | list[int | 
     return parsed[0] if len(parsed) == 1 else parsed
 
 
-def _check_differential_settings(faults: tuple[str, ...], settings: dict, engine: str) -> None:
-    """Raise `UserError` for settings the differential or event engine cannot run."""
+def _check_differential_settings(
+    faults: tuple[str, ...], settings: dict, engine: str, names: dict[str, str], cli_keys: frozenset[str]
+) -> None:
+    """Raise `UserError` for settings the differential or event engine cannot run.
+
+    A setting read from the TOML file is named by its key and file, and its fix is
+    a line of that file. When `engine` comes from the TOML file, the fixes of the
+    settings left at their defaults are TOML lines too. Settings given as options
+    keep their option names.
+    """
     from ..faults import FAULT_KINDS
     from ..faults.differential import SUPPORTED_FAULTS
 
+    # names[key] is "KEY in 'FILE'", so removing the key leaves " in 'FILE'".
+    toml_keys = [key for key in ("engine", "faults", "repair", "transient", "devices") if key in names]
+    in_file = names[toml_keys[0]].removeprefix(toml_keys[0]) if toml_keys else ""
+
+    def from_toml(key: str) -> bool:
+        return key in names or ("engine" in names and key not in cli_keys)
+
+    def fixes(*changes: tuple[str, str, str]) -> str:
+        """Join fixes `(key, TOML line, option text)` in order, with one "set" for all the TOML lines."""
+        lines = [line for key, line, _ in changes if from_toml(key)]
+        parts = []
+        for key, _, option in changes:
+            if not from_toml(key):
+                parts.append(option)
+            elif f"set {' or '.join(lines)}{in_file}" not in parts:
+                parts.append(f"set {' or '.join(lines)}{in_file}")
+        return " or ".join(parts)
+
+    subject = f'engine = "{engine}"{in_file}' if "engine" in names else f"--engine {engine}"
+    use_dense = ("engine", 'engine = "dense"', "pass --engine dense")
     supported = [name for name, cls in FAULT_KINDS.items() if cls in SUPPORTED_FAULTS]
     for kind in faults:
         if kind in FAULT_KINDS and kind not in supported:
+            if from_toml("faults"):
+                runnable = [f for f in faults if f in supported] or supported[:1]
+                listed = ", ".join(f'"{f}"' for f in runnable)
+                fix = fixes(("faults", f"faults = [{listed}]", ""), use_dense)
+            else:
+                fix = f"remove the kind from --faults or {fixes(use_dense)}"
             raise UserError(
-                f"--engine {engine} does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
-                "Remove the kind from --faults or pass --engine dense."
+                f"{subject} does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
+                f"{fix[0].upper()}{fix[1:]}."
             )
     if settings["repair"]:
-        raise UserError(f"--engine {engine} does not evaluate repair; add --no-repair or pass --engine dense.")
+        requested = f" (repair = true{in_file})" if "repair" in names else ""
+        fix = fixes(("repair", "repair = false", "add --no-repair"), use_dense)
+        raise UserError(f"{subject} does not evaluate repair{requested}; {fix}.")
     if settings["transient"]:
-        raise UserError(f"--engine {engine} does not support --transient faults; pass --engine dense.")
-    if int(settings["devices"]) > 1:
-        raise UserError(f"--engine {engine} runs on one device; pass --devices 1 or --engine dense.")
+        if "transient" not in names:
+            raise UserError(f"{subject} does not support --transient faults; {fixes(use_dense)}.")
+        fix = fixes(("transient", "transient = false", ""), use_dense)
+        raise UserError(f"{subject} does not support transient faults (transient = true{in_file}); {fix}.")
+    devices = int(settings["devices"])
+    if devices > 1:
+        if not (from_toml("devices") or from_toml("engine")):
+            raise UserError(f"{subject} runs on one device; pass --devices 1 or --engine dense.")
+        requested = f" (devices = {devices}{in_file})" if "devices" in names else ""
+        fix = fixes(("devices", "devices = 1", "pass --devices 1"), use_dense)
+        raise UserError(f"{subject} runs on one device{requested}; {fix}.")
 
 
 def _check_fault_layers(config, network) -> None:
@@ -601,10 +670,12 @@ def run(args) -> int:
                 return 0
     else:
         toml = {} if args.config is None else _read_toml(args.config)
+        quick = toml.pop("quick", False) or args.quick
         fault_options, option_names = _requested_fault_options(args, toml)
         explicit = _explicit(args)
-        settings = {**DEFAULTS, **(QUICK if args.quick else FULL), **toml, **explicit, "fault_options": fault_options}
-        config = build_config(settings, names={**_toml_names(args.config, toml, explicit), **option_names})
+        settings = {**DEFAULTS, **(QUICK if quick else FULL), **toml, **explicit, "fault_options": fault_options}
+        names = {**_toml_names(args.config, toml, explicit), **option_names}
+        config = build_config(settings, names=names, cli_keys=frozenset(explicit))
         folder = args.out or default_out_dir("sweep")
 
     timings = {}
@@ -620,12 +691,19 @@ def run(args) -> int:
             config, folder, network, data, source, timings=timings, started=started, resumed=args.resume is not None
         )
     except KeyboardInterrupt:
-        print(
-            f"lifa sweep: interrupted; finished chunks, if any, are kept in {folder}. "
-            f"Continue with: lifa sweep --resume {folder}",
-            file=sys.stderr,
-        )
+        print(_interrupt_message(config, folder), file=sys.stderr)
         return 130
+
+
+def _interrupt_message(config, folder: pathlib.Path) -> str:
+    """Return the line printed when Ctrl-C stops a campaign, naming what `--resume` does next."""
+    resume = f"Continue with: lifa sweep --resume {folder}"
+    if config.checkpoint is None and not (folder / "model.eqx").is_file():
+        return (
+            f"lifa sweep: interrupted before the trained model was saved (model.eqx is written when training "
+            f"ends), so --resume trains it again (seed {config.run.seed}, {config.run.epochs} epochs). {resume}"
+        )
+    return f"lifa sweep: interrupted; finished chunks, if any, are kept in {folder}. {resume}"
 
 
 def _resumed_config(args):
@@ -649,15 +727,17 @@ def _resumed_config(args):
         raise UserError(str(error)) from None
 
     toml = {} if args.config is None else _read_toml(args.config)
+    quick = toml.pop("quick", False) or args.quick
     fault_options, option_names = _requested_fault_options(args, toml)
     explicit = _explicit(args)
-    requested = {**(QUICK if args.quick else {}), **toml, **explicit}
+    requested = {**(QUICK if quick else {}), **toml, **explicit}
     stored_settings = _settings_from_config(stored)
     settings = {**stored_settings, **requested}
     settings["fault_options"] = _resumed_fault_options(
         stored_settings["fault_options"], requested, fault_options, settings
     )
-    config = build_config(settings, names={**_toml_names(args.config, toml, explicit), **option_names})
+    names = {**_toml_names(args.config, toml, explicit), **option_names}
+    config = build_config(settings, names=names, cli_keys=frozenset(explicit))
     # Fault options are compared with their defaults filled in, so giving a field
     # at its default value on resume is no change.
     try:
@@ -864,7 +944,16 @@ def _execute(
     key = jax.random.key(config.run.seed)
     k_init, k_train, k_sweep, _ = jax.random.split(key, 4)
     if network is None:
-        if resumed:
+        written = _written_chunks(config, folder) if resumed else 0
+        if written:
+            print(
+                f"lifa sweep: warning: {folder} contains {written} chunk file{'' if written == 1 else 's'} but no "
+                f"model.eqx, so the model is trained again from the stored seed {config.run.seed}; the chunks "
+                f"already written were computed with the earlier model, so delete {folder / 'chunks'} to "
+                "recompute them with the new one",
+                file=sys.stderr,
+            )
+        elif resumed:
             print(
                 f"lifa sweep: {folder} contains no model.eqx, which is saved only when training ends, so the model "
                 f"is trained again (seed {config.run.seed}, {config.run.epochs} epochs)",
@@ -934,6 +1023,14 @@ def _execute(
     atomic_write_text(folder / "report.md", render_sweep_report(summary))
     _print_results(summary, folder)
     return 0
+
+
+def _written_chunks(config, folder: pathlib.Path) -> int:
+    """Count the chunk files of the campaign in `folder` that exist."""
+    from ..campaign import chunk_bounds, missing_chunks
+
+    total = len(config.faults) * len(config.rates) * len(chunk_bounds(config))
+    return total - len(missing_chunks(config, folder))
 
 
 def _print_results(summary: dict, folder: pathlib.Path) -> None:
