@@ -258,12 +258,17 @@ def test_cli_event_engine_matches_differential(checkpoint, tmp_path):
     assert event["sweep"] == differential["sweep"]
 
 
-@pytest.mark.parametrize("dt", [1.0, 0.5, 0.3], ids=["dt-1", "dt-half", "dt-0.3"])
-def test_kernel_without_faults_reproduces_simulate(spikes, dt):
+@pytest.mark.parametrize(
+    "dt, topology, domain_size",
+    [(1.0, [16, 24, 12, 4], 5), (0.5, [16, 24, 12, 4], 5), (0.3, [16, 24, 12, 4], 5), (1.0, [16, 150, 70, 4], 48)],
+    ids=["dt-1", "dt-half", "dt-0.3", "domains-across-words"],
+)
+def test_kernel_without_faults_reproduces_simulate(spikes, dt, topology, domain_size):
     # dt = 0.3 is not a power of two, so the kernel divides by it as `simulate` does.
     # For powers of two it multiplies by the exact inverse. Astrocytes release within
-    # the run, so the gliotransmitter gain enters the dynamics.
-    net = SpikingNetwork.init([16, 24, 12, 4], key=jax.random.key(11), domain_size=5, dt=dt)
+    # the run, so the gliotransmitter gain enters the dynamics. Domains of 48 neurons
+    # straddle the kernel's 64-neuron spike words.
+    net = SpikingNetwork.init(topology, key=jax.random.key(11), domain_size=domain_size, dt=dt)
     net = eqx.tree_at(lambda n: n.astrocyte.c_th, net, 0.01)
     net = eqx.tree_at(lambda n: n.coupling.alpha, net, 5.0)
     golden = golden_run(net, spikes)

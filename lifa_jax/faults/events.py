@@ -154,6 +154,24 @@ def _correct(x_in, word, base, f_ptr, f_post, f_delta):  # pragma: no cover - co
 
 
 @numba.njit(inline="always", cache=True)
+def _count_bits(words, start, stop):  # pragma: no cover - compiled
+    """Return the number of set bits at positions `start` to `stop - 1` of the packed `words`."""
+    total = 0
+    q = start // 64
+    while q * 64 < stop:
+        word = words[q]
+        low = start - q * 64
+        if low > 0:
+            word &= ~((_ONE << np.uint64(low)) - _ONE)
+        high = stop - q * 64
+        if high < 64:
+            word &= (_ONE << np.uint64(high)) - _ONE
+        total += _popcount(word)
+        q += 1
+    return total
+
+
+@numba.njit(inline="always", cache=True)
 def _add_rows(x_in, w, rows, count, n, sign):  # pragma: no cover - compiled
     """Add (`sign` > 0) or subtract the weight rows `rows[:count]` to `x_in`."""
     k = 0
@@ -343,6 +361,14 @@ def _simulate_mask(
                     layer_v[j] = after if fire else x
                     layer_ref[j] = n_ref if fire else max(left - 1, 0)
                     out[j] = np.uint8(fire)
+                # Pack the spikes into words (bit p of word q: neuron 64 q + p of the layer).
+                q0 = o // 64
+                n_words = (n + 63) // 64
+                layer_bytes = byte_words[o // 8 : o // 8 + n_words * 8]
+                layer_packed = packed[q0 * 8 : q0 * 8 + n_words * 8]
+                for k in range(n_words * 8):
+                    layer_packed[k] = np.uint8((layer_bytes[k] * _GATHER) >> _TOP)
+                layer_bits = bits[q0 : q0 + n_words]
                 # Spikes per astrocyte domain, then the astrocytes.
                 starts = seg_start[layer]
                 stops = seg_stop[layer]
@@ -353,11 +379,7 @@ def _simulate_mask(
                 for s in range(starts.shape[0]):
                     d = domain[s]
                     if d >= 0:
-                        seg_out = out[starts[s] : stops[s]]
-                        tot = np.int32(0)
-                        for j in range(seg_out.shape[0]):
-                            tot += np.int32(seg_out[j])
-                        layer_count[d] += tot
+                        layer_count[d] += _count_bits(layer_bits, starts[s], stops[s])
                 layer_c = c[a0 : a0 + m]
                 layer_ref_c = refractory_c[a0 : a0 + m]
                 layer_g = g[a0 : a0 + m]
@@ -389,18 +411,12 @@ def _simulate_mask(
                                 seg_gain[j] = scale
                 f_total = 0
                 if not last:
-                    # Pack the spikes into words, then count those that fired and those that differ from the golden run.
-                    q0 = o // 64
-                    n_words = (n + 63) // 64
-                    layer_bytes = byte_words[o // 8 : o // 8 + n_words * 8]
-                    layer_packed = packed[q0 * 8 : q0 * 8 + n_words * 8]
-                    for k in range(n_words * 8):
-                        layer_packed[k] = np.uint8((layer_bytes[k] * _GATHER) >> _TOP)
+                    # Spikes that fired and spikes that differ from the golden run.
                     gold = golden_bits[layer][r]
                     changed = 0
                     for q in range(n_words):
-                        f_total += _popcount(bits[q0 + q])
-                        changed += _popcount(bits[q0 + q] ^ gold[q])
+                        f_total += _popcount(layer_bits[q])
+                        changed += _popcount(layer_bits[q] ^ gold[q])
                     n_changed[layer] = changed
                 n_fired[layer] = f_total
                 if last:
