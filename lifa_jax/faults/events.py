@@ -24,13 +24,17 @@ term $\delta W^\top s_f$, so a huge faulty value is added once and cancels
 against nothing. The input layer's spikes never change, so its input is always
 differential.
 
-One kernel runs a whole sample at a time, step by step and layer by layer as
-`simulate` does, so the faulty spikes and inputs of a step stay in the core's
-cache; the samples are split over the CPU cores. Spikes are packed 64 to a
-word, so the lists of fired or changed neurons come from trailing-zero counts
-and the changed spikes are counted with popcounts. The next step's golden inputs
-are prefetched while a step runs. The neuron and astrocyte dynamics use the same
-floating-point operations in the same order as `simulate`.
+One kernel runs a whole sample at a time, and the samples are split over the
+CPU cores. The network is feedforward, so a sample runs layer by layer: all
+steps of one layer, then the next. A layer's inputs for all steps start from the
+golden inputs (a contiguous block), then each faulty entry adds its change at
+the steps its presynaptic neuron fired, then the weight rows are added step by
+step. Each step's spikes are packed 64 neurons to a word, so the lists of fired
+or changed neurons come from trailing-zero counts and the changed spikes are
+counted with popcounts. Each neuron's spikes are also packed 64 steps to a word,
+which the faulty entries of the next layer read. The neuron
+and astrocyte dynamics use the same floating-point operations in the same order
+as `simulate`.
 
 Sums run in another order than XLA's dense product, so a membrane within
 rounding error of threshold can fire in one path and not the other. The engine
@@ -74,6 +78,7 @@ from .sweep import STATUS_DENSE_FALLBACK, STATUS_OVERFLOW, AbstractEngine, MaskR
 _GATHER = np.uint64(0x0102040810204080)
 _TOP = np.uint64(56)
 _ONE = np.uint64(1)
+_HIGH = np.uint64(1 << 63)
 
 
 @intrinsic
@@ -89,26 +94,6 @@ def _trailing_zeros(typingctx, word):
         return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
 
     return numba.types.int64(numba.types.uint64), codegen
-
-
-@intrinsic
-def _prefetch(typingctx, address):
-    """Ask the CPU to load the cache line at `address` (an integer) for reading soon (LLVM `prefetch`)."""
-    if not isinstance(address, numba.types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [pointer, i32, i32, i32]), "llvm.prefetch.p0"
-        )
-        builder.call(
-            fn, [builder.inttoptr(args[0], pointer), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
-        )
-        return context.get_dummy_value()
-
-    return numba.types.none(address), codegen
 
 
 @intrinsic
@@ -141,16 +126,6 @@ def _append(out, n, word, base):  # pragma: no cover - compiled
         n += 1
         word &= word - _ONE
     return n
-
-
-@numba.njit(inline="always", cache=True)
-def _correct(x_in, word, base, f_ptr, f_post, f_delta):  # pragma: no cover - compiled
-    """Add the weight changes of the presynaptic neurons `base + bit` for each set bit of `word`."""
-    while word:
-        i = base + _trailing_zeros(word)
-        for k in range(f_ptr[i], f_ptr[i + 1]):
-            x_in[f_post[k]] += f_delta[k]
-        word &= word - _ONE
 
 
 @numba.njit(inline="always", cache=True)
@@ -206,8 +181,7 @@ def _simulate_mask(
     weights,
     golden_input,
     golden_bits,
-    fault_mask,
-    fault_ptr,
+    fault_pre,
     fault_post,
     fault_delta,
     seg_start,
@@ -222,16 +196,15 @@ def _simulate_mask(
 ):  # pragma: no cover - compiled
     """Simulate every sample under one mask, adding the output spike counts and membranes into `counts` and `membrane_sum`.
 
-    Bit `t % 64` of word `t // 64` of `input_steps[b, i]` is input neuron `i`'s
-    spike at step `t` of sample `b`. For weight layer `k`, `golden_input[k]` is
-    its golden synaptic input (rows, post) and `golden_bits[k]` contains the
-    golden spikes of its neurons as packed words. The output layer's entry is
-    unused. Bit `p` of word `q` of
-    `fault_mask[k]` is set when presynaptic neuron `64 q + p` has a faulty
-    weight. That neuron's faulty entries are
-    `fault_post[k][fault_ptr[k][i]:fault_ptr[k][i + 1]]`, with weight changes
-    `fault_delta[k][...]` at the same positions. The neurons are cut into
-    segments of one astrocyte's domain (`seg_astro` -1: no astrocyte).
+    Each sample runs layer by layer, every step of a layer before the next
+    layer, which a feedforward network allows. Bit `t % 64` of
+    `input_steps[b, t // 64, i]` is input neuron `i`'s spike at step `t` of
+    sample `b`. For weight layer `k`, `golden_input[k]` is its golden synaptic
+    input (rows, post) and `golden_bits[k]` contains the golden spikes of its
+    neurons as packed words. The output layer's entry is unused. The mask's
+    faulty entries of layer `k` are `(fault_pre[k], fault_post[k])`, sorted by
+    presynaptic neuron, with weight changes `fault_delta[k]`. The neurons are cut
+    into segments of one astrocyte's domain (`seg_astro` -1: no astrocyte).
     """
     samples = input_steps.shape[0]
     n_layers = len(weights)
@@ -243,82 +216,91 @@ def _simulate_mask(
     sizes[0] = weights[0].shape[0]
     for layer in range(n_layers):
         sizes[layer + 1] = weights[layer].shape[1]
-    # Each layer's neurons start at a multiple of 64, so that its spikes pack into whole words.
-    offset = np.zeros(n_layers + 1, np.int64)
-    astro_offset = np.zeros(n_layers + 1, np.int64)
-    for layer in range(n_layers):
-        offset[layer + 1] = offset[layer] + (sizes[layer + 1] + 63) // 64 * 64
-        astro_offset[layer + 1] = astro_offset[layer] + n_astro[layer]
     widest = 0
     for layer in range(n_layers + 1):
         widest = max(widest, sizes[layer])
-    total = offset[n_layers]
-    total_astro = max(astro_offset[n_layers], 1)
+    # Spikes are packed per step into words of 64 neurons, and per neuron into words of 64 steps.
+    widest_words = (widest + 63) // 64
+    step_words = input_steps.shape[1]
+    total_astro = 1
+    for layer in range(n_layers):
+        total_astro = max(total_astro, n_astro[layer])
     for b in numba.prange(samples):
-        v = np.full(total, v_rest, np.float32)
-        gain = np.ones(total, np.float32)
-        refractory = np.zeros(total, np.int32)
-        byte_words = np.zeros(total // 8, np.uint64)
-        spiked = byte_words.view(np.uint8)
-        packed = np.zeros(total // 8, np.uint8)
-        bits = packed.view(np.uint64)
-        c = np.full(total_astro, c_rest, np.float32)
-        refractory_c = np.zeros(total_astro, np.int32)
-        g = np.zeros(total_astro, np.float32)
-        count = np.zeros(total_astro, np.int64)
-        released = np.zeros(n_layers, np.bool_)
-        n_fired = np.zeros(n_layers, np.int64)
-        n_changed = np.zeros(n_layers, np.int64)
-        current = np.empty(widest, np.float32)
+        # Presynaptic spikes of the current weight layer: per step and per neuron.
+        pre_bits = np.zeros((steps, widest_words), np.uint64)
+        pre_steps = input_steps[b]
+        pre_fired = np.zeros(steps, np.int64)
+        pre_changed = np.zeros(steps, np.int64)
+        # Buffers reused by every layer, and the spikes of the layer being simulated.
         fired = np.empty(widest, np.int64)
         gained = np.empty(widest, np.int64)
         lost = np.empty(widest, np.int64)
-        # The first layer's input at every step of the sample. The input spikes are the golden
-        # ones, so it is the golden input plus the faulty weights' changes, added in the order
-        # of the presynaptic neurons as at any other layer.
-        first = golden_input[0][b * steps : (b + 1) * steps].copy()
-        f_ptr = fault_ptr[0]
-        f_post = fault_post[0]
-        f_delta = fault_delta[0]
-        for i in range(sizes[0]):
-            for k in range(f_ptr[i], f_ptr[i + 1]):
+        input_buffer = np.empty((steps + 1) * widest, np.float32)
+        v_buffer = np.empty(widest, np.float32)
+        refractory_buffer = np.empty(widest, np.int32)
+        gain_buffer = np.empty(widest, np.float32)
+        c_buffer = np.empty(total_astro, np.float32)
+        refractory_c_buffer = np.empty(total_astro, np.int32)
+        g_buffer = np.empty(total_astro, np.float32)
+        count = np.zeros(total_astro, np.int64)
+        byte_words = np.zeros(widest_words * 8, np.uint64)
+        packed = np.zeros(widest_words * 8, np.uint8)
+        layer_bits = packed.view(np.uint64)
+        next_bits = np.zeros((steps, widest_words), np.uint64)
+        next_steps = np.zeros((step_words, widest_words * 64), np.uint64)
+        next_fired = np.zeros(steps, np.int64)
+        next_changed = np.zeros(steps, np.int64)
+        for layer in range(n_layers):
+            w = weights[layer]
+            n_pre = sizes[layer]
+            n = sizes[layer + 1]
+            n_q = (n_pre + 63) // 64
+            n_words = (n + 63) // 64
+            last = layer == n_layers - 1
+            rows = golden_input[layer][b * steps : (b + 1) * steps]
+            # The layer's input at every step. The first layer's presynaptic spikes are the
+            # golden ones. Later layers start each step from the golden input (differential
+            # form) when fewer spikes changed than fired, else from zero (direct form).
+            inputs = input_buffer[: (steps + 1) * n].reshape((steps + 1, n))
+            for t in range(steps):
+                x_in = inputs[t]
+                if layer == 0 or pre_changed[t] <= pre_fired[t]:
+                    source = rows[t]
+                    for j in range(n):
+                        x_in[j] = source[j]
+                else:
+                    for j in range(n):
+                        x_in[j] = 0.0
+            # The faulty weights' changes, delta W^T s_f, at the steps their presynaptic neuron
+            # fires, in presynaptic order.
+            f_pre = fault_pre[layer]
+            f_post = fault_post[layer]
+            f_delta = fault_delta[layer]
+            # The first two steps of each word are taken without a branch: a word without
+            # them adds to the spare row `steps`, whose sums are never read.
+            for k in range(f_pre.shape[0]):
+                i = f_pre[k]
                 j = f_post[k]
                 delta = f_delta[k]
-                for word_index in range(input_steps.shape[2]):
-                    word = input_steps[b, i, word_index]
+                for word_index in range(step_words):
+                    word = pre_steps[word_index, i]
+                    base = word_index * 64
+                    t = base + _trailing_zeros(word | _HIGH)
+                    inputs[t if word else steps, j] += delta
+                    word &= word - _ONE
+                    t = base + _trailing_zeros(word | _HIGH)
+                    inputs[t if word else steps, j] += delta
+                    word &= word - _ONE
                     while word:
-                        first[word_index * 64 + _trailing_zeros(word), j] += delta
+                        inputs[base + _trailing_zeros(word), j] += delta
                         word &= word - _ONE
-        for t in range(steps):
-            r = b * steps + t
-            if t + 1 < steps:
-                # The next step's golden inputs stream from memory while this step runs.
-                for layer in range(1, n_layers):
-                    row = golden_input[layer][r + 1]
-                    address = np.int64(row.ctypes.data)
-                    for line in range(0, row.shape[0] * 4, 64):
-                        _prefetch(address + line)
-            for layer in range(n_layers):
-                w = weights[layer]
-                n_pre = sizes[layer]
-                n = sizes[layer + 1]
-                o = offset[layer]
-                n_q = (n_pre + 63) // 64
-                x_in = current[:n]
-                f_mask = fault_mask[layer]
-                f_ptr = fault_ptr[layer]
-                f_post = fault_post[layer]
-                f_delta = fault_delta[layer]
-                if layer == 0:
-                    x_in = first[t]
-                else:
-                    now_bits = bits[offset[layer - 1] // 64 :]
-                    if n_changed[layer - 1] <= n_fired[layer - 1]:
-                        # Differential form: golden input plus the rows of the spikes that changed.
-                        source = golden_input[layer][r]
-                        for j in range(n):
-                            x_in[j] = source[j]
-                        gold = golden_bits[layer - 1][r]
+            # The weight rows: of the spikes that changed (differential) or fired (direct).
+            if layer > 0:
+                for t in range(steps):
+                    x_in = inputs[t]
+                    now_bits = pre_bits[t]
+                    if pre_changed[t] <= pre_fired[t]:
+                        gold = golden_bits[layer - 1][b * steps + t]
                         n_gained = 0
                         n_lost = 0
                         for q in range(n_q):
@@ -327,102 +309,111 @@ def _simulate_mask(
                             diff = now ^ before
                             n_gained = _append(gained, n_gained, diff & now, q * 64)
                             n_lost = _append(lost, n_lost, diff & before, q * 64)
-                            _correct(x_in, now & f_mask[q], q * 64, f_ptr, f_post, f_delta)
                         _add_rows(x_in, w, gained, n_gained, n, 1)
                         _add_rows(x_in, w, lost, n_lost, n, -1)
                     else:
-                        # Direct form: the rows of the spikes that fired.
-                        for j in range(n):
-                            x_in[j] = 0.0
                         n_f = 0
                         for q in range(n_q):
-                            now = now_bits[q]
-                            n_f = _append(fired, n_f, now, q * 64)
-                            _correct(x_in, now & f_mask[q], q * 64, f_ptr, f_post, f_delta)
+                            n_f = _append(fired, n_f, now_bits[q], q * 64)
                         _add_rows(x_in, w, fired, n_f, n, 1)
-                # The neurons of the layer. `gain` contains p / p0 of each neuron's astrocyte (1 without one).
-                a0 = astro_offset[layer]
-                m = n_astro[layer]
-                last = layer == n_layers - 1
-                out = spiked[o : o + n]
-                layer_v = v[o : o + n]
-                layer_ref = refractory[o : o + n]
-                layer_gain = gain[o : o + n]
+            # The neurons and astrocytes of the layer, step by step. `gain` contains p / p0
+            # of each neuron's astrocyte (1 without one).
+            m = n_astro[layer]
+            v = v_buffer[:n]
+            refractory = refractory_buffer[:n]
+            gain = gain_buffer[:n]
+            c = c_buffer[:m]
+            refractory_c = refractory_c_buffer[:m]
+            g = g_buffer[:m]
+            for j in range(n):
+                v[j] = v_rest
+                refractory[j] = 0
+                gain[j] = 1.0
+            for a in range(m):
+                c[a] = c_rest
+                refractory_c[a] = 0
+                g[a] = 0.0
+            released = False
+            # Bytes beyond n stay 0, so the packed words have no spikes past the layer's end.
+            out = byte_words.view(np.uint8)
+            for j in range(widest_words * 8 * 8):
+                out[j] = 0
+            next_steps[:, :] = 0
+            starts = seg_start[layer]
+            stops = seg_stop[layer]
+            domain = seg_astro[layer]
+            for t in range(steps):
+                x_in = inputs[t]
                 for j in range(n):
-                    x_old = layer_v[j]
-                    left = layer_ref[j]
+                    x_old = v[j]
+                    left = refractory[j]
                     active = left == 0
-                    drive = x_in[j] * layer_gain[j]
+                    drive = x_in[j] * gain[j]
                     drive = drive * inv_dt if by_inverse else drive / dt
                     x = v_rest + (x_old - v_rest) * decay + resistance * drive * one_minus
                     x = x if active else x_old
                     fire = (x >= v_th) & active
                     after = x - v_th if subtract else v_reset
-                    layer_v[j] = after if fire else x
-                    layer_ref[j] = n_ref if fire else max(left - 1, 0)
+                    v[j] = after if fire else x
+                    refractory[j] = n_ref if fire else max(left - 1, 0)
                     out[j] = np.uint8(fire)
-                # Pack the spikes into words (bit p of word q: neuron 64 q + p of the layer).
-                q0 = o // 64
-                n_words = (n + 63) // 64
-                layer_bytes = byte_words[o // 8 : o // 8 + n_words * 8]
-                layer_packed = packed[q0 * 8 : q0 * 8 + n_words * 8]
+                # Pack the spikes into words (bit p of word q: neuron 64 q + p), and record
+                # each neuron's spike at step t.
                 for k in range(n_words * 8):
-                    layer_packed[k] = np.uint8((layer_bytes[k] * _GATHER) >> _TOP)
-                layer_bits = bits[q0 : q0 + n_words]
+                    packed[k] = np.uint8((byte_words[k] * _GATHER) >> _TOP)
+                shift = np.uint64(t % 64)
+                spike_steps = next_steps[t // 64]
+                for j in range(n):
+                    spike_steps[j] |= np.uint64(out[j]) << shift
                 # Spikes per astrocyte domain, then the astrocytes.
-                starts = seg_start[layer]
-                stops = seg_stop[layer]
-                domain = seg_astro[layer]
-                layer_count = count[a0 : a0 + m]
                 for a in range(m):
-                    layer_count[a] = 0
+                    count[a] = 0
                 for s in range(starts.shape[0]):
                     d = domain[s]
                     if d >= 0:
-                        layer_count[d] += _count_bits(layer_bits, starts[s], stops[s])
-                layer_c = c[a0 : a0 + m]
-                layer_ref_c = refractory_c[a0 : a0 + m]
-                layer_g = g[a0 : a0 + m]
+                        count[d] += _count_bits(layer_bits, starts[s], stops[s])
                 any_release = False
                 for a in range(m):
-                    left = layer_ref_c[a]
+                    left = refractory_c[a]
                     active = left == 0
-                    x = (
-                        c_rest
-                        + (layer_c[a] - c_rest) * decay_c
-                        + (kappa * np.float32(layer_count[a]) / dt) * one_minus_c
-                    )
+                    x = c_rest + (c[a] - c_rest) * decay_c + (kappa * np.float32(count[a]) / dt) * one_minus_c
                     release = active & (x >= c_th)
                     after = x - c_th if subtract_c else c_reset
                     x = after if release else x
-                    layer_c[a] = x if active else layer_c[a]
-                    layer_ref_c[a] = n_ref_c if release else max(left - 1, 0)
-                    layer_g[a] = layer_g[a] * decay_g + (jump if release else np.float32(0.0))
+                    c[a] = x if active else c[a]
+                    refractory_c[a] = n_ref_c if release else max(left - 1, 0)
+                    g[a] = g[a] * decay_g + (jump if release else np.float32(0.0))
                     any_release = any_release | release
-                released[layer] = released[layer] or any_release
-                if released[layer]:
+                released = released or any_release
+                if released:
                     # The next step's p / p0 from the gliotransmitter just updated.
                     for s in range(starts.shape[0]):
                         d = domain[s]
                         if d >= 0:
-                            scale = (p0 + alpha * layer_g[d]) / p0
-                            seg_gain = layer_gain[starts[s] : stops[s]]
+                            scale = (p0 + alpha * g[d]) / p0
+                            seg_gain = gain[starts[s] : stops[s]]
                             for j in range(seg_gain.shape[0]):
                                 seg_gain[j] = scale
-                f_total = 0
-                if not last:
-                    # Spikes that fired and spikes that differ from the golden run.
-                    gold = golden_bits[layer][r]
-                    changed = 0
-                    for q in range(n_words):
-                        f_total += _popcount(layer_bits[q])
-                        changed += _popcount(layer_bits[q] ^ gold[q])
-                    n_changed[layer] = changed
-                n_fired[layer] = f_total
                 if last:
                     for j in range(n):
                         counts[b, j] += out[j]
-                        membrane_sum[b, j] += layer_v[j]
+                        membrane_sum[b, j] += v[j]
+                else:
+                    # Spikes that fired and spikes that differ from the golden run.
+                    gold = golden_bits[layer][b * steps + t]
+                    keep = next_bits[t]
+                    n_fire = 0
+                    changed = 0
+                    for q in range(n_words):
+                        keep[q] = layer_bits[q]
+                        n_fire += _popcount(layer_bits[q])
+                        changed += _popcount(layer_bits[q] ^ gold[q])
+                    next_fired[t] = n_fire
+                    next_changed[t] = changed
+            pre_bits, next_bits = next_bits, pre_bits
+            pre_steps = next_steps
+            pre_fired, next_fired = next_fired, pre_fired
+            pre_changed, next_changed = next_changed, pre_changed
 
 
 # ---------------------------------------------------------------------------
@@ -538,11 +529,12 @@ class _Golden:
 
         self.samples, self.steps = golden.samples, golden.steps
         spikes = [rows(s, np.uint8) for s in golden.spikes]
-        # Input spikes per sample and input neuron, packed over the steps (bit t % 64 of word t // 64).
+        # Input spikes per sample, packed over the steps: bit t % 64 of input_steps[b, t // 64, i].
         steps = np.asarray(golden.spikes[0], dtype=np.uint8).transpose(1, 2, 0)
         padded = np.zeros(steps.shape[:2] + ((steps.shape[2] + 63) // 64 * 64,), np.uint8)
         padded[:, :, : steps.shape[2]] = steps
-        self.input_steps = np.ascontiguousarray(np.packbits(padded, axis=2, bitorder="little")).view(np.uint64)
+        words = np.ascontiguousarray(np.packbits(padded, axis=2, bitorder="little")).view(np.uint64)
+        self.input_steps = np.ascontiguousarray(words.transpose(0, 2, 1))
         # Golden spikes of each hidden layer; the last entry, for the output layer, is never read.
         self.golden_bits = tuple([_bits(s) for s in spikes[1:]] + [np.zeros((1, 1), np.uint64)])
         self.synaptic = tuple(rows(s, np.float32) for s in golden.synaptic)
@@ -554,20 +546,16 @@ class _Golden:
         self.n_astro = np.asarray(network.n_astrocytes, dtype=np.int64)
 
 
-def _fault_tables(gold: _Golden, layer_faults) -> tuple[tuple, tuple, tuple, tuple]:
-    """Return per layer the mask's faulty presynaptic bits and, sorted by presynaptic neuron, its weight changes."""
-    masks, ptrs, posts, deltas = [], [], [], []
+def _fault_tables(gold: _Golden, layer_faults) -> tuple[tuple, tuple, tuple]:
+    """Return per layer the mask's faulty entries sorted by presynaptic neuron: rows, columns and weight changes."""
+    pres, posts, deltas = [], [], []
     for weights, (pre, post, value) in zip(gold.weights, layer_faults):
-        n_pre = weights.shape[0]
         order = np.argsort(pre, kind="stable")
         pre, post, value = pre[order], post[order], value[order]
-        flags = np.zeros((n_pre + 63) // 64 * 64, np.uint8)
-        flags[pre] = 1
-        masks.append(np.packbits(flags, bitorder="little").view(np.uint64))
-        ptrs.append(np.searchsorted(pre, np.arange(n_pre + 1)).astype(np.int64))
+        pres.append(np.ascontiguousarray(pre, dtype=np.int64))
         posts.append(np.ascontiguousarray(post, dtype=np.int64))
         deltas.append((value - weights[pre, post]).astype(np.float32))
-    return tuple(masks), tuple(ptrs), tuple(posts), tuple(deltas)
+    return tuple(pres), tuple(posts), tuple(deltas)
 
 
 def _evaluate(gold: _Golden, constants, layer_faults) -> tuple[np.ndarray, np.ndarray]:
