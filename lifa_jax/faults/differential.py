@@ -935,6 +935,39 @@ def _capacity_field(capacity):
     return capacity
 
 
+def check_sparse_engine(
+    engine: str, fault: AbstractFault, *, repair: bool, sharded: bool, concrete_rate: bool = False
+) -> None:
+    """Raise `ValueError` when a sparse synapse engine (`engine` names it in messages) cannot sweep `fault`.
+
+    Both sparse engines need a synapse kind of `SUPPORTED_FAULTS` without `among`,
+    no transient wrapper, no repair and no mesh. With `concrete_rate`, the rate
+    must also be a Python float.
+    """
+    if isinstance(fault, Transient):
+        raise ValueError(f"the {engine} engine does not support transient faults ({fault.name!r}); use engine=Dense().")
+    if not isinstance(fault, SUPPORTED_FAULTS):
+        names = ", ".join(cls.__name__ for cls in SUPPORTED_FAULTS)
+        raise ValueError(
+            f"the {engine} engine does not support fault kind {fault.name!r} ({type(fault).__name__}); "
+            f"it supports {names}. Use engine=Dense() for this kind."
+        )
+    if fault.among is not None:
+        raise ValueError(
+            f"the {engine} engine does not support {fault.name!r} restricted by `among`; use engine=Dense()."
+        )
+    if concrete_rate and (
+        not isinstance(fault.rate, int | float) or isinstance(fault.rate, bool) or not math.isfinite(fault.rate)
+    ):
+        raise ValueError(
+            f"the {engine} engine needs a concrete rate (a Python float), got {fault.rate!r} for {fault.name!r}."
+        )
+    if repair:
+        raise ValueError(f"the {engine} engine does not evaluate repair; pass repair=None or use engine=Dense().")
+    if sharded:
+        raise ValueError(f"the {engine} engine does not split masks over a mesh; pass mesh=None.")
+
+
 class Differential(AbstractEngine):
     """Sweep engine that propagates each mask's differences from one fault-free run.
 
@@ -969,26 +1002,7 @@ class Differential(AbstractEngine):
 
     def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
         """Raise `ValueError` naming the fault kind when the differential engine cannot sweep `fault`."""
-        if isinstance(fault, Transient):
-            raise ValueError(
-                f"the differential engine does not support transient faults ({fault.name!r}); use engine=Dense()."
-            )
-        if not isinstance(fault, SUPPORTED_FAULTS):
-            names = ", ".join(cls.__name__ for cls in SUPPORTED_FAULTS)
-            raise ValueError(
-                f"the differential engine does not support fault kind {fault.name!r} ({type(fault).__name__}); "
-                f"it supports {names}. Use engine=Dense() for this kind."
-            )
-        if fault.among is not None:
-            raise ValueError(
-                f"the differential engine does not support {fault.name!r} restricted by `among`; use engine=Dense()."
-            )
-        if repair:
-            raise ValueError(
-                "the differential engine does not evaluate repair; pass repair=None or use engine=Dense()."
-            )
-        if sharded:
-            raise ValueError("the differential engine does not split masks over a mesh; pass mesh=None.")
+        check_sparse_engine("differential", fault, repair=repair, sharded=sharded)
 
     def compiled_fault(self, fault: AbstractFault) -> AbstractFault:
         """Return `fault` unchanged: its rate must stay concrete, because it sets the buffer sizes."""

@@ -46,8 +46,6 @@ with the dense path, which defines what non-finite values do, and are flagged
 `STATUS_DENSE_FALLBACK`.
 """
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -61,16 +59,16 @@ from numba.extending import intrinsic
 from ..dynamics import SubtractReset, ZeroReset, refractory_steps
 from ..network import DenseProjection, SpikingNetwork
 from .differential import (
-    SUPPORTED_FAULTS,
     GoldenRun,
     _check_spikes,
     _predictions,
+    check_sparse_engine,
     draw_sparse_faults,
     golden_run,
     sparse_fault_capacity,
     to_network_faults,
 )
-from .specs import AbstractFault, Transient
+from .specs import AbstractFault
 from .sweep import STATUS_DENSE_FALLBACK, STATUS_OVERFLOW, AbstractEngine, MaskResult, evaluate_mask
 
 # Multiplying a 64-bit word of eight 0/1 bytes by this constant gathers the eight
@@ -741,31 +739,7 @@ class EventDriven(AbstractEngine):
 
     def check(self, fault: AbstractFault, *, repair: bool = False, sharded: bool = False) -> None:
         """Raise `ValueError` naming the fault kind when the event-driven engine cannot sweep `fault`."""
-        if isinstance(fault, Transient):
-            raise ValueError(
-                f"the event-driven engine does not support transient faults ({fault.name!r}); use engine=Dense()."
-            )
-        if not isinstance(fault, SUPPORTED_FAULTS):
-            names = ", ".join(cls.__name__ for cls in SUPPORTED_FAULTS)
-            raise ValueError(
-                f"the event-driven engine does not support fault kind {fault.name!r} ({type(fault).__name__}); "
-                f"it supports {names}. Use engine=Dense() for this kind."
-            )
-        if fault.among is not None:
-            raise ValueError(
-                f"the event-driven engine does not support {fault.name!r} restricted by `among`; use engine=Dense()."
-            )
-        if not isinstance(fault.rate, int | float) or isinstance(fault.rate, bool) or not math.isfinite(fault.rate):
-            raise ValueError(
-                f"the event-driven engine needs a concrete rate (a Python float), got {fault.rate!r} for "
-                f"{fault.name!r}."
-            )
-        if repair:
-            raise ValueError(
-                "the event-driven engine does not evaluate repair; pass repair=None or use engine=Dense()."
-            )
-        if sharded:
-            raise ValueError("the event-driven engine does not split masks over a mesh; pass mesh=None.")
+        check_sparse_engine("event-driven", fault, repair=repair, sharded=sharded, concrete_rate=True)
 
     def compiled_fault(self, fault: AbstractFault) -> AbstractFault:
         """Return `fault` unchanged: its rate stays concrete, because it sets the fault list's size."""
