@@ -935,7 +935,7 @@ def _execute(
     from tqdm import tqdm
 
     from .. import pipeline
-    from ..campaign import campaign_dataset, campaign_records, run_campaign, save_dataset
+    from ..campaign import campaign_dataset, campaign_records, chunk_bounds, run_campaign, save_dataset
     from ..faults import sensitivity_map
     from ..io import atomic_write_json, atomic_write_text, save_checkpoint
     from ..io.plots import plot_ft_vs_rate, plot_sensitivity
@@ -977,11 +977,11 @@ def _execute(
 
     clock = time.perf_counter()
     setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep, repair=config.repair)
-    with tqdm(desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
+    n_chunks = len(config.faults) * len(config.rates) * len(chunk_bounds(config))
+    with tqdm(total=n_chunks, desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
 
         def progress(done, total):
-            bar.total = total
-            bar.update(1)
+            bar.update(done - bar.n)
 
         arrays = run_campaign(config, folder, network, setup, progress=progress)
     a_ff = setup.accuracy_fault_free
