@@ -109,6 +109,8 @@ def test_sweep_report_names_engine():
     assert "capacity 4096, none changed spikes per mask, one value per hidden layer" in per_layer
     unlimited = render_sweep_report(sweep_summary(config, arrays, engine="differential", capacity=None))
     assert "capacity none (a dense product" in unlimited
+    # summary.json numbers layers from 0; the report names both numberings.
+    assert "- layer 1 after the input (`layer` 0 in summary.json): 3 (10.0), 1 (5.0)" in dense
 
 
 def test_sweep_report_lists_fault_fields():

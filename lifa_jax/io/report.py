@@ -213,6 +213,10 @@ def render_sweep_report(summary: dict) -> str:
     lines += ["", "## Most critical neurons (single-neuron faults)", ""]
     for entry in summary["critical_neurons"]:
         pairs = ", ".join(f"{n} ({d * 100:.1f})" for n, d in zip(entry["neurons"], entry["accuracy_drop"]))
-        lines.append(f"- layer {entry['layer'] + 1}: {pairs} (neuron index, accuracy drop in points)")
+        layer = entry["layer"]
+        lines.append(
+            f"- layer {layer + 1} after the input (`layer` {layer} in summary.json): {pairs} "
+            "(neuron index, accuracy drop in points)"
+        )
     lines += ["", "Figures: `ft_vs_rate.png`, `sensitivity.png`.", ""]
     return "\n".join(lines)
