@@ -96,6 +96,12 @@ class CampaignConfig:
         bad = [r for r in self.rates if not (math.isfinite(r) and 0.0 <= r <= 1.0)]
         if bad:
             raise ValueError(f"--rates must lie in [0, 1], got {bad}; pass fractions such as 0,0.1,0.3.")
+        repeated = sorted({r for r in self.rates if list(self.rates).count(r) > 1})
+        if repeated:
+            raise ValueError(f"--rates repeats {repeated}; give each rate once (the dataset is indexed by rate).")
+        repeated = sorted({f for f in self.faults if list(self.faults).count(f) > 1})
+        if repeated:
+            raise ValueError(f"--faults repeats {repeated}; give each fault kind once.")
         if self.masks < 1:
             raise ValueError(f"--masks must be at least 1, got {self.masks}; pass the number of masks per rate.")
         if self.chunk_size < 1:

@@ -102,6 +102,9 @@ class RunConfig:
         bad_rates = [r for r in self.rates if not (math.isfinite(r) and 0.0 <= r <= 1.0)]
         if bad_rates:
             raise ValueError(f"--rates must lie in [0, 1], got {bad_rates}; pass fractions such as 0,0.1,0.3.")
+        repeated = sorted({r for r in self.rates if list(self.rates).count(r) > 1})
+        if repeated:
+            raise ValueError(f"--rates repeats {repeated}; give each rate once.")
         unknown = [f for f in self.faults if f not in FAULT_BUILDERS]
         if unknown:
             raise ValueError(f"unknown fault kind {unknown[0]!r}; use one of: {', '.join(sorted(FAULT_BUILDERS))}.")

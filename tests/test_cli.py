@@ -218,3 +218,48 @@ def test_staged_output_rejects_current_folder(tmp_path, monkeypatch, overwrite):
             with staged_output(out, overwrite=overwrite):
                 pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, expected, hint",
+    [
+        (["sweep", "--dataset", "foo"], "argument --dataset: invalid choice: 'foo'", "lifa sweep --help"),
+        (["sweep", "--masks", "abc"], "argument --masks: invalid int value: 'abc'", "lifa sweep --help"),
+        (["sweep", "--rates", "-0.1,0.2"], "write --rates=VALUE for a value that starts with '-'", "lifa sweep --help"),
+        # The top-level parser reports options that no subcommand defines.
+        (["run", "--no-such-option"], "unrecognized arguments: --no-such-option", "lifa --help"),
+    ],
+    ids=["choice", "type", "negative-value", "unknown-option"],
+)
+def test_usage_errors_are_one_line(argv, expected, hint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert expected in err
+    assert f"run '{hint}' for the options" in err
+
+
+def test_help_names_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    assert text.count("runs/run-<timestamp>") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["sweep", "--rates", "0,0.1,0.1"], "--rates repeats [0.1]"),
+        (["sweep", "--faults", "neuron_dead,neuron_dead"], "--faults repeats ['neuron_dead']"),
+        (["run", "--rates", "0,0.1,0.1"], "--rates repeats [0.1]"),
+    ],
+    ids=["sweep-rates", "sweep-faults", "run-rates"],
+)
+def test_repeated_rates_or_faults_rejected(argv, expected, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*argv, "--quick", "--out", str(out)]) == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists()

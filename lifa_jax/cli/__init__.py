@@ -4,7 +4,7 @@ import argparse
 import importlib
 import sys
 
-from .common import UserError
+from .common import Parser, UserError
 
 # Subcommand modules; each defines `register(subparsers)`, which adds its parser and
 # sets `func` to a callable taking the parsed arguments and returning an exit status.
@@ -13,7 +13,7 @@ COMMAND_MODULES = ("run", "sweep", "fit", "memory", "energy", "route")
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the `lifa` argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lifa",
         description=(
             "Spiking neural networks with leaky integrate-and-fire astrocytes (LIFA): "

@@ -4,11 +4,33 @@ import argparse
 import contextlib
 import datetime
 import pathlib
+import re
 import shutil
 
 
 class UserError(Exception):
     """An invalid input from the user: printed as one line, exit status 2, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Argument parser whose usage errors are one line on stderr with exit status 2, as `UserError`s are."""
+
+    def error(self, message: str):
+        option = re.match(r"argument (--[\w-]+): expected one argument", message)
+        if option:
+            # argparse reads a value that starts with "-" as an option.
+            message += f"; write {option.group(1)}=VALUE for a value that starts with '-'"
+        self.exit(2, f"{self.prog}: error: {message}; run '{self.prog} --help' for the options\n")
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help formatter that appends an option's default unless its help already names one or it is None."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None:
+            return text
+        return super()._get_help_string(action)
 
 
 def parse_float_list(text: str, name: str) -> list[float]:

@@ -7,7 +7,14 @@ import pathlib
 import sys
 import time
 
-from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, staged_output
+from .common import (
+    DefaultsHelpFormatter,
+    UserError,
+    add_output_arguments,
+    default_out_dir,
+    parse_float_list,
+    staged_output,
+)
 
 SCHEMES = ("unicast", "multicast", "broadcast")
 LARGE_TOPOLOGY = (1024, 768, 2048, 512, 100)
@@ -196,7 +203,7 @@ def register(subparsers) -> None:
             "c_gate and measures an untrained 1024-768-2048-512-100 network on random inputs. Writes "
             "summary.json, report.md and plots into --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     add_network_arguments(p, QUICK["epochs"])
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import UserError, add_output_arguments, default_out_dir, staged_output
+from .common import DefaultsHelpFormatter, UserError, add_output_arguments, default_out_dir, staged_output
 
 TRACE_COLUMNS = ("membrane", "calcium", "gliotransmitter")
 DRIVE_COLUMNS = ("i_syn", "i_ext", "domain_rate", "release_rate")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
             "i_syn, i_ext (current, units of v_th / R), domain_rate and release_rate (Hz), which are "
             "interpolated linearly. Writes fitted.json, loss.csv and fit.png into --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
 
     p.add_argument("traces", type=pathlib.Path, help="CSV or NPZ file with the traces and inputs")

@@ -1,11 +1,18 @@
 """`lifa memory`: associative-memory study (capacity, fewer connections, faults, cost)."""
 
-import argparse
 import os
 import sys
 import time
 
-from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, parse_int_list, staged_output
+from .common import (
+    DefaultsHelpFormatter,
+    UserError,
+    add_output_arguments,
+    default_out_dir,
+    parse_float_list,
+    parse_int_list,
+    staged_output,
+)
 
 # Settings that --quick changes, unless the option is given explicitly.
 FULL = {
@@ -50,7 +57,7 @@ def register(subparsers) -> None:
             "synapses with and without LIFA astrocyte repair, and the storage and write cost per technology. "
             "Writes summary.json, report.md and plots into --out. Recall quality is in [0, 1], higher is better."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     classical = p.add_argument_group("classical network")
     classical.add_argument(

@@ -1,12 +1,18 @@
 """`lifa route`: route a trained network's spikes on a core mesh, with and without dead links and routers."""
 
-import argparse
 import math
 import pathlib
 import sys
 import time
 
-from .common import UserError, add_output_arguments, default_out_dir, parse_float_list, staged_output
+from .common import (
+    DefaultsHelpFormatter,
+    UserError,
+    add_output_arguments,
+    default_out_dir,
+    parse_float_list,
+    staged_output,
+)
 from .energy import (
     add_mesh_arguments,
     add_network_arguments,
@@ -35,7 +41,7 @@ def register(subparsers) -> None:
             "on the fault-free mesh and under random dead links and routers. Reports delivered fraction, hops, "
             "energy, busiest link and latency. Writes summary.json, report.md and plots into --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     add_network_arguments(p, QUICK["epochs"])
 

@@ -5,7 +5,7 @@ import pathlib
 import sys
 import time
 
-from .common import UserError, default_out_dir, parse_float_list, parse_int_list, staged_output
+from .common import DefaultsHelpFormatter, UserError, default_out_dir, parse_float_list, parse_int_list, staged_output
 
 # Settings that --quick changes, unless the option is given explicitly.
 FULL = {"epochs": 30, "masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "repair_passes": 20}
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
             "neuron and synapse faults with and without homeostatic astrocyte repair, and write summary.json, "
             "report.md, plots and the model checkpoint into --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     data = p.add_argument_group("data")
     data.add_argument(

@@ -105,7 +105,9 @@ def register(subparsers) -> None:
     p.add_argument("--faults", default=sup, help="comma-separated fault kinds (default neuron_dead,synapse_dead)")
     p.add_argument("--rates", default=sup, help="fault rates in [0, 1]; per bit for bit flips (default 0,...,0.5)")
     p.add_argument("--masks", type=int, default=sup, help="masks per kind and rate (default 100, 8 with --quick)")
-    p.add_argument("--chunk-size", type=int, default=sup, help="masks per chunk written to disk (default 25)")
+    p.add_argument(
+        "--chunk-size", type=int, default=sup, help="masks per chunk written to disk (default 25, 8 with --quick)"
+    )
     p.add_argument("--no-repair", dest="repair", action="store_false", default=sup, help="skip astrocyte repair")
     p.add_argument(
         "--transient",
@@ -162,7 +164,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-test", type=int, default=sup, help="use only the first N test samples")
     p.add_argument("--steps", type=int, default=sup, help="simulation steps per sample T (default 20)")
     p.add_argument("--epochs", type=int, default=sup, help="training epochs when no checkpoint is given (default 30)")
-    p.add_argument("--repair-passes", type=int, default=sup, help="adaptation passes of repair (default 20)")
+    p.add_argument(
+        "--repair-passes", type=int, default=sup, help="adaptation passes of repair (default 20, 10 with --quick)"
+    )
     p.add_argument("--devices", type=int, default=sup, help="split masks over this many JAX devices (default 1)")
     p.add_argument("--seed", type=int, default=sup, help="seed of the JAX PRNG key (default 0)")
     p.add_argument("--out", type=pathlib.Path, default=None, help="campaign folder (default runs/sweep-<timestamp>)")
@@ -176,7 +180,11 @@ def register(subparsers) -> None:
             "rejected); a finished campaign only writes the outputs that are missing"
         ),
     )
-    p.add_argument("--quick", action="store_true", help="smoke test: 8 masks, rates 0,0.1,0.3, 12 training epochs")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 8 masks, rates 0,0.1,0.3, 12 training epochs, 10 repair passes, chunks of 8 masks",
+    )
     p.set_defaults(func=run)
 
 
