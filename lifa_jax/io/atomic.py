@@ -7,12 +7,24 @@ import shutil
 import tempfile
 
 
+def _umask_mode(mode: int) -> int:
+    """Return `mode` with the process's umask applied, as `open` and `mkdir` apply it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> pathlib.Path:
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
+    """Write `data` to a temporary file beside `path`, then rename it into place.
+
+    The file gets the permissions of a file created by `open` (0o666 less the
+    umask), not the owner-only ones of the temporary file.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _umask_mode(0o666))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -58,7 +70,10 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
             f"output folder {str(requested)!r} exists and is not empty; choose another --out or pass --overwrite."
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    return pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    # The published folder gets the permissions of one made by `mkdir`, not mkdtemp's owner-only ones.
+    staging.chmod(_umask_mode(0o777))
+    return staging
 
 
 def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike) -> pathlib.Path:
