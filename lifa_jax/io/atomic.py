@@ -7,11 +7,23 @@ import shutil
 import tempfile
 
 
-def _umask_mode(mode: int) -> int:
-    """Return `mode` with the process's umask applied, as `open` and `mkdir` apply it."""
+def _umask() -> int:
+    """Return the process's umask, read from /proc on Linux so that it never changes, even briefly."""
+    try:
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    # Elsewhere the only way to read it is to set it and put it back.
     umask = os.umask(0)
     os.umask(umask)
-    return mode & ~umask
+    return umask
+
+
+def _umask_mode(mode: int) -> int:
+    """Return `mode` with the process's umask applied, as `open` and `mkdir` apply it."""
+    return mode & ~_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> pathlib.Path:
