@@ -391,7 +391,14 @@ def save_dataset(ds: xr.Dataset, path: pathlib.Path) -> pathlib.Path:
     return atomic_write_bytes(path, ds.to_netcdf(engine="scipy"))
 
 
-def load_dataset(path: pathlib.Path) -> xr.Dataset:
-    """Read a dataset written by `save_dataset`."""
+def load_dataset(path: str | pathlib.Path) -> xr.Dataset:
+    """Read a dataset written by `save_dataset`: a `.nc` file, or a campaign folder that contains `sweep.nc`."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "sweep.nc"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"sweep dataset {str(path)!r} not found; pass the sweep.nc of a finished campaign or its folder."
+        )
     with xr.open_dataset(path, engine="scipy") as ds:
         return ds.load()

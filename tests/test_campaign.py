@@ -223,3 +223,10 @@ def test_dataset_round_trip_keeps_values(checkpoint, tmp_path):
     np.testing.assert_array_equal(back["accuracy_repair"].values, arrays["accuracy_repair"])
     assert float(back["ft_no_repair"].sel(fault="neuron_dead", rate=0.1, mask=0)) == pytest.approx(62.5)
     assert back.attrs["accuracy_fault_free"] == pytest.approx(0.8)
+    # A campaign folder reads its sweep.nc; a folder without one is named in the error.
+    save_dataset(ds, tmp_path / "campaign" / "sweep.nc")
+    from_folder = load_dataset(tmp_path / "campaign")
+    np.testing.assert_array_equal(from_folder["accuracy_repair"].values, arrays["accuracy_repair"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty/sweep.nc' not found"):
+        load_dataset(tmp_path / "empty")
