@@ -384,3 +384,12 @@ def test_resume_without_model_trains_again(tmp_path, capsys, monkeypatch):
     ) in err
     assert "pass --checkpoint" not in err
     assert not (folder / "model.eqx").exists()
+
+
+def test_recovery_cell_shows_asymmetric_interval():
+    from lifa_jax.io.report import _fmt
+
+    recovery = {"mean": 35.0, "ci95": 71.3, "low": -50.0, "high": 92.6, "n": 8}
+    assert _fmt(recovery, 1) == "35.0 [-50.0, 92.6]"
+    # Statistics without bounds keep the symmetric half-width.
+    assert _fmt({"mean": 0.5, "ci95": 0.1}) == "0.50 ± 0.10"

@@ -7,7 +7,10 @@ def _fmt(stat: dict | None, digits: int = 2, scale: float = 1.0) -> str:
     if stat is None or stat.get("mean") is None:
         return "undefined"
     text = f"{stat['mean'] * scale:.{digits}f}"
-    if stat.get("ci95") is not None:
+    if stat.get("low") is not None and stat.get("high") is not None:
+        # A bootstrap percentile interval need not be symmetric about the mean.
+        text += f" [{stat['low'] * scale:.{digits}f}, {stat['high'] * scale:.{digits}f}]"
+    elif stat.get("ci95") is not None:
         text += f" ± {stat['ci95'] * scale:.{digits}f}"
     return text
 
@@ -103,7 +106,8 @@ def _sweep_table(sweep: list[dict]) -> list[str]:
     legend = (
         "Accuracy and FT are higher-is-better, D is lower-is-better, R (share of the lost accuracy won back by repair) "
         "is higher-is-better. Each cell is the mean ± the half-width of its 95 % confidence interval over masks "
-        "(Student t; bootstrap for R). R is undefined when the faults cost less than one test sample on average."
+        "(Student t). R is the ratio of the mean accuracies with its bootstrap 95 % interval [low, high], which "
+        "need not be symmetric. R is undefined when the faults cost less than one test sample on average."
     )
     if any(r.get("ft_repair") is None for r in sweep):
         legend += (
