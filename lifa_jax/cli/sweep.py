@@ -91,7 +91,8 @@ def register(subparsers) -> None:
             "Evaluate a trained LIFA network (--checkpoint, or one trained here) under many fault masks per kind "
             "and rate, without and with homeostatic astrocyte repair. Results are written chunk by chunk into "
             "--out, so an interrupted campaign continues with --resume. Options override a --config TOML file, "
-            "whose keys are the option names with underscores (quick = true for --quick); fault fields go in "
+            "whose keys are the option names with underscores (quick = true for --quick; --out, --overwrite and "
+            "--resume are command-line only). Fault fields go in "
             "tables such as [fault_options.neuron_parametric]. A relative checkpoint path in the TOML file is "
             "resolved from the folder of the TOML file."
         ),
