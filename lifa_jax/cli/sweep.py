@@ -987,10 +987,15 @@ def _execute(
     clock = time.perf_counter()
     setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep, repair=config.repair)
     n_chunks = len(config.faults) * len(config.rates) * len(chunk_bounds(config))
-    with tqdm(total=n_chunks, desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
+    done_before = _written_chunks(config, folder) if resumed else 0
+    if done_before:
+        print(f"lifa sweep: {done_before} of {n_chunks} chunks already done in {folder}", file=sys.stderr)
+    with tqdm(total=n_chunks, initial=done_before, desc="fault campaign", unit="chunk", file=sys.stderr) as bar:
 
         def progress(done, total):
-            bar.update(done - bar.n)
+            # Chunks already on disk report first; the bar starts past them.
+            if done > bar.n:
+                bar.update(done - bar.n)
 
         arrays = run_campaign(config, folder, network, setup, progress=progress)
     a_ff = setup.accuracy_fault_free
