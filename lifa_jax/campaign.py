@@ -52,6 +52,10 @@ def fault_option_fields(kind: str) -> tuple[str, ...]:
     return tuple(sorted(f.name for f in fields if f.init and f.name not in UNSETTABLE_FAULT_FIELDS))
 
 
+# Settings of `RunConfig` that a campaign replaces with its own fields.
+CAMPAIGN_OWNED = ("faults", "rates", "masks", "chunk_size")
+
+
 @dataclasses.dataclass(frozen=True)
 class CampaignConfig:
     """Settings of a fault campaign; `run` contains the model, data and repair settings.
@@ -171,8 +175,16 @@ class CampaignConfig:
         return json.loads(json.dumps(resolved, default=_json_default))
 
     def to_dict(self) -> dict:
-        """Return the configuration as plain JSON values."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Return the configuration as plain JSON values.
+
+        `run` leaves out the sweep settings of `RunConfig` (faults, rates, masks,
+        chunk size), which `lifa run` uses and a campaign sets with its own fields,
+        so that campaign.json names each setting once.
+        """
+        data = json.loads(json.dumps(dataclasses.asdict(self)))
+        for name in CAMPAIGN_OWNED:
+            data["run"].pop(name, None)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "CampaignConfig":

@@ -232,3 +232,16 @@ def test_dataset_round_trip_keeps_values(checkpoint, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="empty/sweep.nc' not found"):
         load_dataset(tmp_path / "empty")
+
+
+def test_campaign_dict_names_each_setting_once():
+    config = CampaignConfig(faults=("synapse_dead",), rates=(0.0, 0.2), masks=3, chunk_size=2)
+    data = config.to_dict()
+    for name in ("faults", "rates", "masks", "chunk_size"):
+        assert name not in data["run"]
+    assert data["masks"] == 3
+    assert data["chunk_size"] == 2
+    # A campaign.json that still lists them under `run` loads and compares equal.
+    old = json.loads(json.dumps(data))
+    old["run"].update(faults=["neuron_dead"], rates=[0.5], masks=100, chunk_size=25)
+    assert config_differences(CampaignConfig.from_dict(old).to_dict(), data) == []
