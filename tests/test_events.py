@@ -279,3 +279,21 @@ def test_kernel_without_faults_reproduces_simulate(spikes, dt, topology, domain_
     np.testing.assert_array_equal(counts, np.asarray(reference.counts[-1]))
     np.testing.assert_allclose(membranes, np.asarray(reference.output_membrane), rtol=1e-6, atol=1e-6)
     assert counts.sum() > 0
+
+
+@pytest.mark.slow
+def test_more_than_64_steps_match_dense_path(net):
+    # 70 steps take two 64-step words per neuron in the kernel's spike tables.
+    x = jax.random.uniform(jax.random.key(13), (4, 16))
+    long_spikes = encode_batch(RegularEncoder(), x, 70, jax.random.key(14))
+    labels = golden_run(net, long_spikes).predictions
+    fault = SynapseBitFlipFixed(0.02)
+    keys = jax.random.split(jax.random.key(15), 4)
+    result = sweep_events(net, fault, keys, long_spikes, labels)
+    dense = dense_accuracies(net, fault, keys, long_spikes, labels)
+    np.testing.assert_array_equal(np.asarray(result.accuracy_no_repair), [a for a, _ in dense])
+    gold = events_module._Golden(net, golden_run(net, long_spikes))
+    empty = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in net.weights]
+    counts, _ = events_module._evaluate(gold, events_module._parameters(net), empty)
+    reference = jax.vmap(lambda s: simulate(net, s))(long_spikes)
+    np.testing.assert_array_equal(counts, np.asarray(reference.counts[-1]))
