@@ -1,5 +1,6 @@
 """The `lifa` command line: the quick main job and bad input."""
 
+import argparse
 import json
 import pathlib
 import pickle
@@ -263,3 +264,14 @@ def test_repeated_rates_or_faults_rejected(argv, expected, tmp_path, capsys):
     assert main([*argv, "--quick", "--out", str(out)]) == 2
     assert expected in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_dataset_choices_match_loaders():
+    from lifa_jax.cli import build_parser
+    from lifa_jax.data import DATASET_NAMES
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("run", "sweep"):
+        option = next(a for a in commands[name]._actions if "--dataset" in a.option_strings)
+        assert sorted(option.choices) == sorted(DATASET_NAMES), name
