@@ -335,7 +335,10 @@ def cli_sweep(checkpoint, out, *extra):
             "--engine differential does not support fault kind 'neuron_dead'; it supports synapse_dead",
         ),
         (["--engine", "differential", "--faults", "synapse_dead"], "does not evaluate repair; add --no-repair"),
-        (["--faults", "synapse_dead", "--capacity", "64"], "--capacity applies only to --engine differential"),
+        (
+            ["--faults", "synapse_dead", "--capacity", "64"],
+            "--capacity applies only to the differential engine, but --engine is",
+        ),
         (
             ["--engine", "differential", "--no-repair", "--faults", "synapse_dead", "--capacity", "0"],
             "--capacity must be a positive integer or 'none'",

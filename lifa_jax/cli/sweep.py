@@ -492,7 +492,10 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
     engine_options = {}
     if settings["capacity"] is not None:
         if engine != "differential":
-            raise UserError("--capacity applies only to --engine differential; drop it or add --engine differential.")
+            raise UserError(
+                f"{_option('capacity', names)} applies only to the differential engine, but "
+                f"{_option('engine', names)} is {engine!r}; drop the capacity or choose the differential engine."
+            )
         engine_options["capacity"] = _parse_capacity(settings["capacity"], _option("capacity", names))
     if engine in ("differential", "event"):
         _check_differential_settings(faults, settings, engine, names, cli_keys)
