@@ -225,7 +225,7 @@ def test_sweep_records_engine_and_timings(tmp_path, capsys, monkeypatch):
     args = ["sweep", "--checkpoint", str(checkpoint), "--faults", "synapse_dead", "--rates", "0.05", "--masks", "2"]
     args += ["--chunk-size", "2", "--max-test", "30", "--engine", "differential", "--capacity", "64", "--no-repair"]
     assert main([*args, "--out", str(out)]) == 0
-    # The campaign's progress bar knows its total from the start: 1 kind x 1 rate x 1 chunk.
+    # The campaign's progress bar shows its total from the start: 1 kind x 1 rate x 1 chunk.
     assert "fault campaign:   0%|          | 0/1 [" in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engine"] == "differential"
