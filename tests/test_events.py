@@ -258,6 +258,13 @@ def test_cli_event_engine_matches_differential(checkpoint, tmp_path):
     assert event["sweep"] == differential["sweep"]
 
 
+def fault_free_kernel(net, spikes):
+    """Return the kernel's output spike counts and mean membranes without faults."""
+    gold = events_module._Golden(net, golden_run(net, spikes))
+    empty = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in net.weights]
+    return events_module._evaluate(gold, events_module._parameters(net), empty)
+
+
 @pytest.mark.parametrize(
     "dt, topology, domain_size",
     [(1.0, [16, 24, 12, 4], 5), (0.5, [16, 24, 12, 4], 5), (0.3, [16, 24, 12, 4], 5), (1.0, [16, 150, 70, 4], 48)],
@@ -271,10 +278,7 @@ def test_kernel_without_faults_reproduces_simulate(spikes, dt, topology, domain_
     net = SpikingNetwork.init(topology, key=jax.random.key(11), domain_size=domain_size, dt=dt)
     net = eqx.tree_at(lambda n: n.astrocyte.c_th, net, 0.01)
     net = eqx.tree_at(lambda n: n.coupling.alpha, net, 5.0)
-    golden = golden_run(net, spikes)
-    gold = events_module._Golden(net, golden)
-    empty = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in net.weights]
-    counts, membranes = events_module._evaluate(gold, events_module._parameters(net), empty)
+    counts, membranes = fault_free_kernel(net, spikes)
     reference = jax.vmap(lambda s: simulate(net, s))(spikes)
     np.testing.assert_array_equal(counts, np.asarray(reference.counts[-1]))
     np.testing.assert_allclose(membranes, np.asarray(reference.output_membrane), rtol=1e-6, atol=1e-6)
@@ -292,8 +296,6 @@ def test_more_than_64_steps_match_dense_path(net):
     result = sweep_events(net, fault, keys, long_spikes, labels)
     dense = dense_accuracies(net, fault, keys, long_spikes, labels)
     np.testing.assert_array_equal(np.asarray(result.accuracy_no_repair), [a for a, _ in dense])
-    gold = events_module._Golden(net, golden_run(net, long_spikes))
-    empty = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in net.weights]
-    counts, _ = events_module._evaluate(gold, events_module._parameters(net), empty)
+    counts, _ = fault_free_kernel(net, long_spikes)
     reference = jax.vmap(lambda s: simulate(net, s))(long_spikes)
     np.testing.assert_array_equal(counts, np.asarray(reference.counts[-1]))

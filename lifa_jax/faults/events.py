@@ -110,10 +110,10 @@ def _popcount(typingctx, word):
 
 
 # ---------------------------------------------------------------------------
-# Kernel. Spike rows are sample-major (row = sample * steps + step). Each layer's
-# neurons are padded to a multiple of 64. Spikes are kept as 0/1 bytes for the
-# dynamics and packed into 64-bit words (bit p of word q: neuron 64 q + p) for the
-# event lists.
+# Kernel. Golden rows are sample-major (row = sample * steps + step), and golden
+# spike rows are padded to a multiple of 64 neurons. Spikes are kept as 0/1 bytes
+# for the dynamics and packed into 64-bit words (bit p of word q: neuron 64 q + p)
+# for the event lists.
 
 
 @numba.njit(inline="always", cache=True)
@@ -242,8 +242,6 @@ def _simulate_mask(
         g_buffer = np.empty(total_astro, np.float32)
         count = np.zeros(total_astro, np.int64)
         byte_words = np.zeros(widest_words * 8, np.uint64)
-        packed = np.zeros(widest_words * 8, np.uint8)
-        layer_bits = packed.view(np.uint64)
         next_bits = np.zeros((steps, widest_words), np.uint64)
         next_steps = np.zeros((step_words, widest_words * 64), np.uint64)
         next_fired = np.zeros(steps, np.int64)
@@ -355,8 +353,10 @@ def _simulate_mask(
                     v[j] = after if fire else x
                     refractory[j] = n_ref if fire else max(left - 1, 0)
                     out[j] = np.uint8(fire)
-                # Pack the spikes into words (bit p of word q: neuron 64 q + p), and record
-                # each neuron's spike at step t.
+                # Pack the spikes into the step's words (bit p of word q: neuron 64 q + p), and
+                # record each neuron's spike at step t.
+                layer_bits = next_bits[t]
+                packed = layer_bits.view(np.uint8)
                 for k in range(n_words * 8):
                     packed[k] = np.uint8((byte_words[k] * _GATHER) >> _TOP)
                 shift = np.uint64(t % 64)
@@ -399,11 +399,9 @@ def _simulate_mask(
                 else:
                     # Spikes that fired and spikes that differ from the golden run.
                     gold = golden_bits[layer][b * steps + t]
-                    keep = next_bits[t]
                     n_fire = 0
                     changed = 0
                     for q in range(n_words):
-                        keep[q] = layer_bits[q]
                         n_fire += _popcount(layer_bits[q])
                         changed += _popcount(layer_bits[q] ^ gold[q])
                     next_fired[t] = n_fire
