@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import struct
 
 import jax
 import numpy as np
@@ -76,6 +77,47 @@ def test_toml_checkpoint_missing_names_resolved_path(tmp_path, capsys):
     assert main(["sweep", "--config", str(config), "--out", str(out)]) == 2
     assert str(config.parent / "absent.eqx") in capsys.readouterr().err
     assert not out.exists()
+
+
+def write_small_mnist(folder) -> None:
+    """Write a 12-image MNIST training set and a 5-image test set of 4 x 3 pixels in IDX format."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, count in (("train", 12), ("t10k", 5)):
+        images = rng.integers(0, 256, (count, 4, 3), dtype=np.uint8)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        (folder / f"{name}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + struct.pack(">3I", count, 4, 3) + images.tobytes()
+        )
+        (folder / f"{name}-labels-idx1-ubyte").write_bytes(
+            bytes([0, 0, 8, 1]) + struct.pack(">I", count) + labels.tobytes()
+        )
+
+
+def test_toml_data_path_relative_to_file(tmp_path, monkeypatch, no_campaign):
+    folder = tmp_path / "configs"
+    write_small_mnist(folder / "mnist")
+    (folder / "sweep.toml").write_text('dataset = "mnist"\ndata_path = "mnist"\n' + SMALL)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["sweep", "--config", "../configs/sweep.toml", "--out", "run"]) == 0
+    assert no_campaign[0]["config"].run.data_path == "../configs/mnist"
+    stored = json.loads((elsewhere / "run" / "campaign.json").read_text())
+    assert stored["config"]["run"]["data_path"] == "../configs/mnist"
+
+
+def test_toml_data_path_missing_names_resolved_path(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "configs" / "sweep.toml"
+    config.parent.mkdir()
+    config.write_text('dataset = "mnist"\ndata_path = "absent"\n' + SMALL)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--config", str(config), "--out", "run"]) == 2
+    err = capsys.readouterr().err
+    assert str(config.parent / "absent") in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_toml_quick_key(tmp_path, no_campaign):

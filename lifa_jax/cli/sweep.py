@@ -93,15 +93,15 @@ def register(subparsers) -> None:
             "--out, so an interrupted campaign continues with --resume. Options override a --config TOML file, "
             "whose keys are the option names with underscores (quick = true for --quick; --out, --overwrite and "
             "--resume are command-line only). Fault fields go in "
-            "tables such as [fault_options.neuron_parametric]. A relative checkpoint path in the TOML file is "
-            "resolved from the folder of the TOML file."
+            "tables such as [fault_options.neuron_parametric]. Relative checkpoint and data_path paths in the "
+            "TOML file are resolved from the folder of the TOML file."
         ),
     )
     p.add_argument(
         "--config",
         type=pathlib.Path,
         default=None,
-        help="TOML file with campaign settings; a relative checkpoint path in it is resolved from the file's folder",
+        help="TOML file with campaign settings; relative checkpoint and data_path paths in it are resolved from the file's folder",
     )
     p.add_argument("--faults", default=sup, help="comma-separated fault kinds (default neuron_dead,synapse_dead)")
     p.add_argument("--rates", default=sup, help="fault rates in [0, 1]; per bit for bit flips (default 0,...,0.5)")
@@ -211,9 +211,10 @@ def _read_toml(path: pathlib.Path) -> dict:
         if isinstance(data.get(key), list):
             data[key] = ",".join(str(v) for v in data[key])
     _check_toml_dataset(path, data)
-    # A checkpoint path in the file is relative to the file, not to the working folder.
-    if data.get("checkpoint") and not pathlib.Path(data["checkpoint"]).is_absolute():
-        data["checkpoint"] = str(path.parent / data["checkpoint"])
+    # Paths in the file are relative to the file, not to the working folder.
+    for key in ("checkpoint", "data_path"):
+        if data.get(key) and not pathlib.Path(data[key]).is_absolute():
+            data[key] = str(path.parent / data[key])
     return data
 
 
