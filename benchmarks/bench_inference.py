@@ -11,11 +11,10 @@ Run: `.venv/bin/python benchmarks/bench_inference.py [--batch 64] [--steps 50] [
 """
 
 import argparse
-import platform
 
 import jax
 import jax.numpy as jnp
-from _timing import best_time
+from _timing import best_time, machine_description
 
 from lifa_jax.network import PoissonEncoder, SpikingNetwork, simulate
 from lifa_jax.training import encode_batch
@@ -64,7 +63,7 @@ def main() -> None:
     latency = t_sim / args.batch
     macs = args.batch * args.steps * network.n_synapses
     rates = [float(s.mean()) * 1000.0 / network.dt for s in trace.spikes]
-    print(f"machine: {platform.processor() or platform.machine()}, {jax.devices()[0]}, jax {jax.__version__}")
+    print(f"machine: {machine_description()}, {jax.devices()[0]}, jax {jax.__version__}")
     print(f"network {'-'.join(map(str, TOPOLOGY))}: {network.n_neurons} neurons, {network.n_synapses:,} weights")
     print(f"batch {args.batch}, T = {args.steps}, mean rates per layer (Hz): {', '.join(f'{r:.0f}' for r in rates)}")
     print(f"simulation:      {t_sim * 1e3:9.1f} ms  ({args.batch / t_sim:,.0f} samples/s)")

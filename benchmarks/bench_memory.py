@@ -14,11 +14,11 @@ Run: .venv/bin/python benchmarks/bench_memory.py [--numpy-trials 20]
 
 import argparse
 import os
-import platform
 import time
 
 import jax
 import numpy as np
+from _timing import machine_description
 
 from lifa_jax.memory import HopfieldModel, capacity_from_curve, recall_quality_curve
 
@@ -71,7 +71,7 @@ def main() -> None:
 
     counts = [round(args.n * 0.01 * (i + 1)) for i in range(args.loads)]
     numpy_trials = args.numpy_trials or args.trials
-    print(f"machine: {platform.processor() or platform.machine()}, jax {jax.__version__} on {jax.devices()[0]}")
+    print(f"machine: {machine_description()}, jax {jax.__version__} on {jax.devices()[0]}")
     print(f"load average at start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"capacity sweep: N = {args.n}, {len(counts)} loads (K = {counts[0]}..{counts[-1]}), "

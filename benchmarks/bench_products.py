@@ -21,12 +21,11 @@ Run: `.venv/bin/python benchmarks/bench_products.py [--repeats 3]`
 """
 
 import argparse
-import platform
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import best_time
+from _timing import best_time, machine_description
 
 SHAPES = ((6400, 768, 2048, 0.095), (6400, 2048, 512, 0.068))
 
@@ -70,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions (best is reported)")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {jax.devices()[0]}, jax {jax.__version__}")
+    print(f"machine: {machine_description()}, {jax.devices()[0]}, jax {jax.__version__}")
 
     for rows, n_pre, n_post, density in SHAPES:
         k_spikes, k_weights = jax.random.split(jax.random.key(0))

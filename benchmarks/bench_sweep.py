@@ -33,7 +33,6 @@ Run: `.venv/bin/python benchmarks/bench_sweep.py [--masks 64] [--loop-masks 5]`
 """
 
 import argparse
-import platform
 import resource
 import time
 
@@ -41,7 +40,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import best_time
+from _timing import best_time, machine_description
 
 from lifa_jax.faults import SynapseBitFlipFixed, sweep_events
 from lifa_jax.faults.differential import (
@@ -310,7 +309,7 @@ def main() -> None:
     sizes = sparse_fault_capacity(network, fault)
     keys = jax.random.split(jax.random.key(args.seed), args.masks)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {jax.devices()[0]}, jax {jax.__version__}")
+    print(f"machine: {machine_description()}, {jax.devices()[0]}, jax {jax.__version__}")
     print(
         f"network {'-'.join(map(str, TOPOLOGY))}, {network.n_synapses:,} weights; {args.samples} samples, "
         f"T = {args.steps}, {args.encoding} encoding; Q2.6 bit flips at {args.rate:g} per bit "
