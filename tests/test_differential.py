@@ -25,6 +25,7 @@ from lifa_jax.faults import (
     describe_status,
     differential_accuracy,
     differential_run,
+    draw_faults,
     draw_sparse_faults,
     evaluate_mask,
     golden_run,
@@ -123,6 +124,24 @@ def test_exact_flip_count(net, bitflips):
         assert int(sparse.count[mask]) == expected
         assert sum(bin(int(w)).count("1") for w in flips) == expected
         assert not bool(sparse.overflow[mask])
+
+
+@pytest.mark.parametrize("fault_type, bit", [(SynapseBitFlipFixed, 7), (SynapseBitFlipFloat, 30)])
+def test_single_bit_count_matches_dense(net, fault_type, bit):
+    # 0.0013 * 720 weights = 0.936 flips: bit flips count with floor, so no bit flips, in both engines.
+    n_weights = sum(w.size for w in net.weights)
+    assert n_weights == 720
+    fault = fault_type(0.0013, bits=(bit,))
+    assert sparse_fault_capacity(net, fault)[0] == 1
+    sparse = draw_sparse_faults(net, fault, key=jax.random.key(3))
+    assert int(sparse.count) == 0
+    dense = draw_faults(net, fault, key=jax.random.key(3))
+    assert sum(int(np.sum(np.asarray(r))) for r in dense.synapse_replaced) == 0
+    # One more weight's worth of rate gives one flip in both.
+    fault = fault_type(0.0014, bits=(bit,))
+    assert int(draw_sparse_faults(net, fault, key=jax.random.key(3)).count) == 1
+    dense = draw_faults(net, fault, key=jax.random.key(3))
+    assert sum(int(np.sum(np.asarray(r))) for r in dense.synapse_replaced) == 1
 
 
 def test_entries_are_distinct_and_sorted(net, bitflips):

@@ -326,7 +326,9 @@ def sparse_fault_capacity(network: SpikingNetwork, fault: AbstractFault) -> tupl
     n_positions = sum(sizes) * n_bits
 
     if fault.exact:
-        count = math.floor(rate * n_positions + 1e-6) if n_bits > 1 else round(rate * sum(sizes))
+        # Bit flips count bits (floor), other synapse faults count weights (round), as `draw_faults` does.
+        bit_flip = _bit_positions(fault) is not None
+        count = math.floor(rate * n_positions + 1e-6) if bit_flip else round(rate * n_positions)
         capacity = max(int(count), 1)
         variance_scale = count
     else:
@@ -415,13 +417,15 @@ def _fault_count(fault: AbstractFault, key: PRNGKeyArray, n_weights: int, n_bits
     evaluated in Python, as there, and a traced rate in float32.
     """
     n_positions = n_weights * n_bits
+    # Bit flips, even with one bit position, count bits with floor; other faults count weights with round.
+    bit_flip = _bit_positions(fault) is not None
     if fault.exact and isinstance(fault.rate, int | float):
-        if n_bits > 1:
+        if bit_flip:
             return jnp.int32(math.floor(fault.rate * n_positions + 1e-6))
         return jnp.int32(round(fault.rate * n_positions))
     rate = jnp.asarray(fault.rate, dtype=jnp.float32)
     if fault.exact:
-        if n_bits > 1:
+        if bit_flip:
             return jnp.floor(rate * n_positions + 1e-6).astype(jnp.int32)
         return jnp.round(rate * n_positions).astype(jnp.int32)
     return jax.random.binomial(key, jnp.float32(n_positions), rate).astype(jnp.int32)
