@@ -137,6 +137,15 @@ def resolve_topology(config: RunConfig, data: Dataset) -> tuple[int, ...]:
     return tuple(topology)
 
 
+def check_training_data(config: RunConfig, data: Dataset) -> None:
+    """Raise `ValueError` when `data` has fewer training samples than one batch of `config`."""
+    if config.batch_size > data.n_train:
+        raise ValueError(
+            f"--batch-size {config.batch_size} exceeds the {data.n_train} training samples of the {data.name} data; "
+            f"pass --batch-size {data.n_train} or less."
+        )
+
+
 def make_encoder(config: RunConfig):
     """Return the input encoder named in `config`."""
     cls = PoissonEncoder if config.encoder == "poisson" else RegularEncoder

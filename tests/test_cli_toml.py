@@ -120,6 +120,33 @@ def test_toml_data_path_missing_names_resolved_path(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "run").exists()
 
 
+def test_batch_larger_than_training_set(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    write_small_mnist(data)
+    out = tmp_path / "run"
+    for command in ("run", "sweep"):
+        code = main([command, "--dataset", "mnist", "--data-path", str(data), "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2, command
+        assert "--batch-size 64 exceeds the 12 training samples of the mnist data; pass --batch-size 12 or less." in err
+        assert "Traceback" not in err
+        assert not out.exists(), command
+
+
+def test_sweep_batch_size_option_and_key(tmp_path, no_campaign):
+    data = tmp_path / "mnist"
+    write_small_mnist(data)
+    base = ["sweep", "--dataset", "mnist", "--data-path", str(data)] + ["--faults", "synapse_dead", "--no-repair"]
+    assert main([*base, "--batch-size", "12", "--out", str(tmp_path / "a")]) == 0
+    assert no_campaign[-1]["config"].run.batch_size == 12
+    config = tmp_path / "sweep.toml"
+    config.write_text('dataset = "mnist"\ndata_path = "mnist"\nbatch_size = 8\n' + SMALL)
+    assert main(["sweep", "--config", str(config), "--out", str(tmp_path / "b")]) == 0
+    assert no_campaign[-1]["config"].run.batch_size == 8
+    stored = json.loads((tmp_path / "b" / "campaign.json").read_text())
+    assert stored["config"]["run"]["batch_size"] == 8
+
+
 def test_toml_quick_key(tmp_path, no_campaign):
     config = tmp_path / "sweep.toml"
     checkpoint = tmp_path / "model.eqx"

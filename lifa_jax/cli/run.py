@@ -209,6 +209,8 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
     try:
         data = pipeline.prepare_data(config)
         topology = pipeline.resolve_topology(config, data)
+        if args.checkpoint is None:
+            pipeline.check_training_data(config, data)
     except (DataFormatError, FileNotFoundError, ValueError) as error:
         raise UserError(str(error)) from None
 

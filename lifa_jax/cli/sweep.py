@@ -21,6 +21,7 @@ DEFAULTS = {
     "data_path": None,
     "max_test": None,
     "steps": 20,
+    "batch_size": 64,
     "devices": 1,
     "bits": None,
     "fixed_format": "2.6",
@@ -44,7 +45,9 @@ TOML_TYPES = {
     "transient": (bool,),
     "quick": (bool,),
     "fault_options": (dict,),
-    **dict.fromkeys(("masks", "chunk_size", "epochs", "repair_passes", "steps", "devices", "seed", "max_test"), (int,)),
+    **dict.fromkeys(
+        ("masks", "chunk_size", "epochs", "batch_size", "repair_passes", "steps", "devices", "seed", "max_test"), (int,)
+    ),
     **dict.fromkeys(("checkpoint", "dataset", "data_path", "engine"), (str,)),
 }
 TOML_TYPE_NAMES = {
@@ -165,6 +168,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-test", type=int, default=sup, help="use only the first N test samples")
     p.add_argument("--steps", type=int, default=sup, help="simulation steps per sample T (default 20)")
     p.add_argument("--epochs", type=int, default=sup, help="training epochs when no checkpoint is given (default 30)")
+    p.add_argument(
+        "--batch-size", type=int, default=sup, help="training batch size when no checkpoint is given (default 64)"
+    )
     p.add_argument(
         "--repair-passes", type=int, default=sup, help="adaptation passes of repair (default 20, 10 with --quick)"
     )
@@ -506,6 +512,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
             data_path=settings["data_path"],
             steps=settings["steps"],
             epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
             repair_passes=settings["repair_passes"],
             max_test=settings["max_test"],
             seed=settings["seed"],
@@ -869,6 +876,7 @@ def _settings_from_config(config) -> dict:
         "max_test": config.run.max_test,
         "steps": config.run.steps,
         "epochs": config.run.epochs,
+        "batch_size": config.run.batch_size,
         "repair_passes": config.run.repair_passes,
         "devices": config.devices,
         "bits": bits,
@@ -936,6 +944,7 @@ def _load_inputs(config, folder: pathlib.Path, timings: dict):
     else:
         try:
             pipeline.resolve_topology(config.run, data)
+            pipeline.check_training_data(config.run, data)
         except ValueError as error:
             raise UserError(str(error)) from None
     return network, data, source
