@@ -190,12 +190,12 @@ def test_staged_output_failure_keeps_old_results(tmp_path):
 
     out = tmp_path / "results"
     out.mkdir()
-    (out / "old.txt").write_text("old")
+    (out / "summary.json").write_text("old")
     with pytest.raises(RuntimeError, match="boom"):
         with staged_output(out, overwrite=True) as staging:
             (staging / "half.txt").write_text("half")
             raise RuntimeError("boom")
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 
@@ -275,3 +275,40 @@ def test_dataset_choices_match_loaders():
     for name in ("run", "sweep"):
         option = next(a for a in commands[name]._actions if "--dataset" in a.option_strings)
         assert sorted(option.choices) == sorted(DATASET_NAMES), name
+
+
+def test_overwrite_keeps_foreign_folder(tmp_path, capsys):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "thesis.tex").write_text("chapter 1")
+    for command in (["run", "--quick"], ["sweep", "--quick"], ["memory", "--quick"]):
+        assert main([*command, "--out", str(out), "--overwrite"]) == 2, command
+        err = capsys.readouterr().err
+        assert "--overwrite replaces only a folder of earlier results" in err, command
+        assert "Traceback" not in err
+        assert [p.name for p in out.iterdir()] == ["thesis.tex"], command
+        assert (out / "thesis.tex").read_text() == "chapter 1"
+
+
+def test_overwrite_replaces_earlier_results(tmp_path):
+    from lifa_jax.cli.common import staged_output
+
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    (out / "plot.png").write_bytes(b"old")
+    with staged_output(out, overwrite=True) as staging:
+        (staging / "summary.json").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert (out / "summary.json").read_text() == "new"
+
+
+def test_out_folder_under_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "sub"
+    for command in (["run", "--quick"], ["sweep", "--quick"]):
+        assert main([*command, "--out", str(out)]) == 2, command
+        err = capsys.readouterr().err
+        assert f"cannot create output folder {str(out)!r}" in err, command
+        assert "Traceback" not in err
+    assert (tmp_path / "afile").read_text() == "x"

@@ -97,7 +97,7 @@ def write_small_mnist(folder) -> None:
 def test_toml_data_path_relative_to_file(tmp_path, monkeypatch, no_campaign):
     folder = tmp_path / "configs"
     write_small_mnist(folder / "mnist")
-    (folder / "sweep.toml").write_text('dataset = "mnist"\ndata_path = "mnist"\n' + SMALL)
+    (folder / "sweep.toml").write_text('dataset = "mnist"\ndata_path = "mnist"\nbatch_size = 4\n' + SMALL)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -145,6 +145,21 @@ def test_sweep_batch_size_option_and_key(tmp_path, no_campaign):
     assert no_campaign[-1]["config"].run.batch_size == 8
     stored = json.loads((tmp_path / "b" / "campaign.json").read_text())
     assert stored["config"]["run"]["batch_size"] == 8
+
+
+def test_unreadable_config_file(tmp_path, capsys):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    binary = tmp_path / "sweep.toml"
+    binary.write_bytes(b"\xff\xfe masks = 2\n")
+    for path in (folder, binary):
+        out = tmp_path / "run"
+        assert main(["sweep", "--config", str(path), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"config file {str(path)!r} cannot be read" in err
+        assert "pass a TOML file to --config" in err
+        assert "Traceback" not in err
+        assert not out.exists()
 
 
 def test_toml_quick_key(tmp_path, no_campaign):
@@ -360,3 +375,36 @@ def test_resume_chunks_without_model_warns(tmp_path, capsys, monkeypatch):
         f"{folder / 'chunks'} to recompute them with the new one"
     ]
     assert not any("which is saved only when training ends" in line for line in lines)
+
+
+def test_resume_relative_checkpoint_elsewhere(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    save_small_network(tmp_path / "models" / "model.eqx")
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--checkpoint", "models/model.eqx", "--faults", "synapse_dead", "--rates", "0.1", "--masks", "2"]
+    assert main([*args, "--no-repair", "--max-test", "30", "--out", "run"]) == 0
+    folder = tmp_path / "run"
+    before = (folder / "sweep.nc").read_bytes()
+    summary = json.loads((folder / "summary.json").read_text())
+    # An interrupted campaign: its last chunk and the outputs are missing.
+    chunks = sorted((folder / "chunks").rglob("*.npz"))
+    chunks[-1].unlink()
+    (folder / "sweep.nc").unlink()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["sweep", "--resume", str(folder)]) == 0
+    assert (folder / "sweep.nc").read_bytes() == before
+    assert json.loads((folder / "summary.json").read_text())["model_source"] == summary["model_source"]
+
+
+def test_overwrite_ignores_old_model(tmp_path, monkeypatch, no_campaign):
+    folder = tmp_path / "run"
+    write_campaign_file(folder, CampaignConfig(faults=("synapse_dead",), rates=(0.1,), masks=2, repair=False))
+    save_checkpoint(folder / "model.eqx", SpikingNetwork.init([64, 8, 10], key=jax.random.key(1), domain_size=4))
+    args = ["sweep", "--faults", "synapse_dead", "--rates", "0.1", "--masks", "2", "--no-repair", "--max-test", "30"]
+    assert main([*args, "--out", str(folder), "--overwrite"]) == 0
+    # A new campaign trains its own model instead of reading the model.eqx it replaces.
+    assert no_campaign[-1]["network"] is None
+    assert no_campaign[-1]["source"] is None

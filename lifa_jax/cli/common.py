@@ -69,7 +69,11 @@ def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help=f"folder for the results (default: runs/{command}-<timestamp>); must be new or empty",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder of earlier results (one with summary.json, campaign.json or fitted.json)",
+    )
     parser.add_argument("--quick", action="store_true", help="small, fast settings for a smoke test")
 
 
@@ -83,10 +87,11 @@ def staged_output(out: pathlib.Path, *, overwrite: bool):
     `overwrite` is a `UserError`.
     """
     from ..io import prepare_output_dir, publish_output_dir
+    from ..io.atomic import OutputFolderError
 
     try:
         staging = prepare_output_dir(out, overwrite=overwrite)
-    except FileExistsError as error:
+    except (FileExistsError, OutputFolderError) as error:
         raise UserError(str(error)) from None
     try:
         yield staging

@@ -120,7 +120,11 @@ def register(subparsers) -> None:
 
     p.add_argument("--seed", type=int, default=0, help="seed of the JAX PRNG key for everything random")
     p.add_argument("--out", type=pathlib.Path, default=None, help="results folder (default: runs/run-<timestamp>)")
-    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder of earlier results (one with summary.json, campaign.json or fitted.json)",
+    )
     p.add_argument(
         "--quick",
         action="store_true",

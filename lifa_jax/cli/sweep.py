@@ -177,7 +177,11 @@ def register(subparsers) -> None:
     p.add_argument("--devices", type=int, default=sup, help="split masks over this many JAX devices (default 1)")
     p.add_argument("--seed", type=int, default=sup, help="seed of the JAX PRNG key (default 0)")
     p.add_argument("--out", type=pathlib.Path, default=None, help="campaign folder (default runs/sweep-<timestamp>)")
-    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder of earlier results (one with summary.json, campaign.json or fitted.json)",
+    )
     p.add_argument(
         "--resume",
         type=pathlib.Path,
@@ -200,6 +204,9 @@ def _read_toml(path: pathlib.Path) -> dict:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"config file {str(path)!r} not found; pass an existing TOML file to --config.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UserError(f"config file {str(path)!r} cannot be read ({reason}); pass a TOML file to --config.") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"config file {str(path)!r} is not valid TOML ({error}); fix the line it names.") from None
     unknown = sorted(set(data) - set(TOML_KEYS))
@@ -699,7 +706,7 @@ def run(args) -> int:
         folder = args.out or default_out_dir("sweep")
 
     timings = {}
-    network, data, source = _load_inputs(config, folder, timings)
+    network, data, source = _load_inputs(config, folder, timings, resumed=args.resume is not None)
     shape = network if network is not None else _network_shape(config, data)
     _check_fault_layers(config, shape)
     _check_engine_rates(config, shape)
@@ -899,6 +906,8 @@ def _capacity_setting(capacity) -> str | None:
 def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:
     import shutil
 
+    from ..io.atomic import check_replaceable
+
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output path {str(folder)!r} exists and is not a folder; choose another --out.")
     if folder.is_dir() and any(folder.iterdir()):
@@ -907,13 +916,26 @@ def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:
                 f"output folder {str(folder)!r} exists and is not empty; choose another --out, pass --overwrite, "
                 "or continue it with --resume."
             )
+        try:
+            check_replaceable(folder)
+        except FileExistsError as error:
+            raise UserError(str(error)) from None
         shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # A file on the way to the folder gives FileExistsError or NotADirectoryError.
+        raise UserError(
+            f"cannot create output folder {str(folder)!r} ({error.strerror or error}); choose another --out."
+        ) from None
 
 
-def _load_inputs(config, folder: pathlib.Path, timings: dict):
+def _load_inputs(config, folder: pathlib.Path, timings: dict, *, resumed: bool):
     """Load the data and the model (checkpoint, a resumed campaign's model, or none yet).
 
+    A resumed campaign reads the model.eqx it saved before its first chunk, the
+    model its chunks were computed with, so a relative checkpoint path works from
+    any working folder. A new campaign never reads a model.eqx left in `--out`.
     Adds the seconds spent to `timings` under "data" and, when a model is loaded, "model".
     """
     from .. import pipeline
@@ -928,7 +950,8 @@ def _load_inputs(config, folder: pathlib.Path, timings: dict):
     timings["data"] = time.perf_counter() - clock
     clock = time.perf_counter()
     network = None
-    source = config.checkpoint or (str(folder / "model.eqx") if (folder / "model.eqx").is_file() else None)
+    saved = folder / "model.eqx"
+    source = str(saved) if resumed and saved.is_file() else config.checkpoint
     if source is not None:
         try:
             network, _ = load_checkpoint(source)
@@ -993,7 +1016,8 @@ def _execute(
         timings["model"] = time.perf_counter() - clock
         model_source = "trained by lifa sweep"
     else:
-        model_source = f"loaded from {source}"
+        # A resumed campaign reads its saved copy, and names the checkpoint it was started with.
+        model_source = f"loaded from {config.checkpoint or source}"
     if not (folder / "model.eqx").is_file():
         save_checkpoint(folder / "model.eqx", network, {"source": source or "trained by lifa sweep"})
 

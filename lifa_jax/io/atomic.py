@@ -58,6 +58,29 @@ def atomic_write_json(path: str | os.PathLike, obj) -> pathlib.Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
+class OutputFolderError(OSError):
+    """An output folder that cannot be created, with a message that names it and the fix."""
+
+
+# Files that mark a folder as earlier lifa_jax results, which `--overwrite` may replace.
+RESULT_MARKERS = ("summary.json", "campaign.json", "fitted.json")
+
+
+def check_replaceable(folder: pathlib.Path, requested: str | os.PathLike | None = None) -> None:
+    """Raise `FileExistsError` unless the non-empty `folder` contains earlier results (a file of `RESULT_MARKERS`).
+
+    `--overwrite` deletes a folder's contents, so it only does so for a folder
+    that lifa_jax wrote, never for one holding other files.
+    """
+    if not any((folder / name).is_file() for name in RESULT_MARKERS):
+        name = str(folder if requested is None else requested)
+        raise FileExistsError(
+            f"--overwrite replaces only a folder of earlier results (one with {', '.join(RESULT_MARKERS[:-1])} or "
+            f"{RESULT_MARKERS[-1]}), and {name!r} has none of them, so it is left as it is; choose another --out or "
+            "empty the folder yourself."
+        )
+
+
 def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Path:
     """Check that `out` may receive results and return a fresh staging folder beside it.
 
@@ -77,12 +100,19 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
         )
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(requested)!r} exists and is not a folder; choose another --out.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"output folder {str(requested)!r} exists and is not empty; choose another --out or pass --overwrite."
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"output folder {str(requested)!r} exists and is not empty; choose another --out or pass --overwrite."
+            )
+        check_replaceable(out, requested)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as error:
+        raise OutputFolderError(
+            f"cannot create output folder {str(requested)!r} ({error.strerror or error}); choose another --out."
+        ) from None
     # The published folder gets the permissions of one made by `mkdir`, not mkdtemp's owner-only ones.
     staging.chmod(_umask_mode(0o777))
     return staging
