@@ -118,7 +118,11 @@ class CampaignConfig:
                 f"multiple of --chunk-size; got --chunk-size {self.chunk_size} and --masks {self.masks}."
             )
         if self.devices > len(jax.devices()):
-            raise ValueError(f"--devices {self.devices} exceeds the {len(jax.devices())} devices JAX sees.")
+            raise ValueError(
+                f"--devices {self.devices} exceeds the {len(jax.devices())} devices JAX sees; pass --devices "
+                f"{len(jax.devices())} or fewer, or on a CPU set XLA_FLAGS=--xla_force_host_platform_device_count="
+                f"{self.devices} before starting Python."
+            )
         for kind, options in self.fault_options.items():
             if kind not in FAULT_KINDS:
                 raise ValueError(

@@ -166,8 +166,29 @@ def test_sensitivity_map_matches_single_masks():
         (["--faults", "neuron_zombie"], "unknown fault kind 'neuron_zombie'; use one of: astrocyte_dead"),
         (["--rates", "0.1,2"], r"--rates must lie in \[0, 1\], got \[2.0\]"),
         (["--masks", "0"], "--masks must be at least 1, got 0"),
-        (["--faults", "synapse_bitflip_fixed", "--bits", "9"], r"bit positions \[9\] lie outside the 8-bit"),
-        (["--faults", "synapse_bitflip_float", "--bits", "32"], r"bit positions \[32\] lie outside the 32-bit"),
+        (
+            ["--faults", "synapse_bitflip_fixed", "--bits", "9"],
+            r"--bits lists bit positions \[9\] outside the 8-bit Q2.6 word of synapse_bitflip_fixed; use positions 0 to 7",
+        ),
+        (["--faults", "synapse_bitflip_fixed", "--bits=-1"], r"--bits lists bit positions \[-1\] outside the 8-bit"),
+        (
+            ["--faults", "synapse_bitflip_float", "--bits", "32"],
+            r"--bits lists bit positions \[32\] outside the 32-bit float word of synapse_bitflip_float",
+        ),
+        (
+            ["--faults", "synapse_bitflip_fixed", "--bits", "abc"],
+            "--bits must be comma-separated integers, got 'abc'; for example 0,7",
+        ),
+        (
+            ["--faults", "synapse_bitflip_fixed", "--fixed-format", "40.2"],
+            "--fixed-format 40.2 is not a supported fixed-point format; use at least one integer bit",
+        ),
+        (["--rates", "0,,0.1"], "--rates has an empty item in '0,,0.1'; separate the values by single commas"),
+        (["--rates", ","], "--rates is empty; give comma-separated values"),
+        (
+            ["--devices", "4", "--chunk-size", "4", "--masks", "8"],
+            "--devices 4 exceeds the 1 devices JAX sees; pass --devices 1 or fewer",
+        ),
     ],
 )
 def test_sweep_bad_input(checkpoint, tmp_path, capsys, extra, message):
@@ -179,6 +200,13 @@ def test_sweep_bad_input(checkpoint, tmp_path, capsys, extra, message):
     assert code == 2
     assert re.search(message, err), err
     assert not out.exists()
+
+
+def test_sweep_checkpoint_is_a_folder(tmp_path, capsys):
+    code = main(["sweep", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert f"checkpoint {str(tmp_path)!r} is a folder; pass the model.eqx file inside it." in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_sweep_checkpoint_topology_mismatch(tmp_path, capsys):

@@ -33,26 +33,32 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def parse_float_list(text: str, name: str) -> list[float]:
+def _split_items(text: str, name: str, example: str) -> list[str]:
+    """Return the comma-separated items of `text`, raising `UserError` when it is empty or has an empty item."""
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise UserError(f"{name} is empty; give comma-separated values, for example {example}.")
+    if not all(items):
+        raise UserError(f"{name} has an empty item in {text!r}; separate the values by single commas, as in {example}.")
+    return items
+
+
+def parse_float_list(text: str, name: str, example: str = "0,0.1,0.5") -> list[float]:
     """Parse a comma-separated list of numbers such as ``"0,0.1,0.5"``."""
+    items = _split_items(text, name, example)
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        return [float(v) for v in items]
     except ValueError:
-        raise UserError(f"{name} must be comma-separated numbers, got {text!r}; for example 0,0.1,0.5.") from None
-    if not values:
-        raise UserError(f"{name} is empty; give at least one number, for example 0,0.1,0.5.")
-    return values
+        raise UserError(f"{name} must be comma-separated numbers, got {text!r}; for example {example}.") from None
 
 
-def parse_int_list(text: str, name: str) -> list[int]:
+def parse_int_list(text: str, name: str, example: str = "64,128,10") -> list[int]:
     """Parse a comma-separated list of integers such as ``"64,128,10"``."""
+    items = _split_items(text, name, example)
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        return [int(v) for v in items]
     except ValueError:
-        raise UserError(f"{name} must be comma-separated integers, got {text!r}; for example 64,128,10.") from None
-    if not values:
-        raise UserError(f"{name} is empty; give comma-separated integers, for example 64,128,10.")
-    return values
+        raise UserError(f"{name} must be comma-separated integers, got {text!r}; for example {example}.") from None
 
 
 def default_out_dir(command: str) -> pathlib.Path:

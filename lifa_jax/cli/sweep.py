@@ -482,15 +482,35 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
                 f"add {kind} to {faults_name} or drop the option."
             )
     options = {}
-    bits = None if settings["bits"] is None else tuple(parse_int_list(str(settings["bits"]), _option("bits", names)))
-    _check_unique(bits, _option("bits", names))
+    bits_name = _option("bits", names)
+    bits = None if settings["bits"] is None else tuple(parse_int_list(str(settings["bits"]), bits_name, "0,7"))
+    _check_unique(bits, bits_name)
+    format_name = _option("fixed_format", names)
     try:
         q_i, q_f = (int(v) for v in str(settings["fixed_format"]).split("."))
     except ValueError:
         raise UserError(
-            f"{_option('fixed_format', names)} must look like 2.6 (integer.fraction bits), "
-            f"got {settings['fixed_format']!r}."
+            f"{format_name} must look like 2.6 (integer.fraction bits), got {settings['fixed_format']!r}."
         ) from None
+    if "synapse_bitflip_fixed" in faults:
+        if not (q_i >= 1 and q_f >= 0 and q_i + q_f <= 31):
+            raise UserError(
+                f"{format_name} {settings['fixed_format']} is not a supported fixed-point format; use at least one "
+                "integer bit (it holds the sign), no negative fraction bits and at most 31 bits in all, such as 2.6."
+            )
+        outside = [b for b in bits or () if not 0 <= b < q_i + q_f]
+        if outside:
+            raise UserError(
+                f"{bits_name} lists bit positions {outside} outside the {q_i + q_f}-bit Q{q_i}.{q_f} word of "
+                f"synapse_bitflip_fixed; use positions 0 to {q_i + q_f - 1}."
+            )
+    if "synapse_bitflip_float" in faults:
+        outside = [b for b in bits or () if not 0 <= b < 32]
+        if outside:
+            raise UserError(
+                f"{bits_name} lists bit positions {outside} outside the 32-bit float word of synapse_bitflip_float; "
+                "use positions 0 to 31."
+            )
     if "synapse_bitflip_fixed" in faults:
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
     if "synapse_bitflip_float" in faults:

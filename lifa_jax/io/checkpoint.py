@@ -165,6 +165,8 @@ def load_training_state(path: str | os.PathLike, optimizer) -> tuple[SpikingNetw
 
 def load_checkpoint_header_only(path: pathlib.Path) -> tuple[SpikingNetwork, dict]:
     """Return a network skeleton and the header of a checkpoint file, without reading its leaves."""
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} is a folder; pass the model.eqx file inside it.")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found; pass a file written by lifa_jax.")
     data = path.read_bytes()
