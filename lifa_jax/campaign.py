@@ -112,16 +112,16 @@ class CampaignConfig:
             raise ValueError(f"--chunk-size must be at least 1, got {self.chunk_size}.")
         if self.devices < 1:
             raise ValueError(f"--devices must be at least 1, got {self.devices}.")
-        if self.devices > 1 and (self.chunk_size % self.devices or self.masks % self.chunk_size):
-            raise ValueError(
-                f"with --devices {self.devices}, --chunk-size must be a multiple of {self.devices} and --masks a "
-                f"multiple of --chunk-size; got --chunk-size {self.chunk_size} and --masks {self.masks}."
-            )
         if self.devices > len(jax.devices()):
             raise ValueError(
                 f"--devices {self.devices} exceeds the {len(jax.devices())} devices JAX sees; pass --devices "
                 f"{len(jax.devices())} or fewer, or on a CPU set XLA_FLAGS=--xla_force_host_platform_device_count="
                 f"{self.devices} before starting Python."
+            )
+        if self.devices > 1 and (self.chunk_size % self.devices or self.masks % self.chunk_size):
+            raise ValueError(
+                f"with --devices {self.devices}, --chunk-size must be a multiple of {self.devices} and --masks a "
+                f"multiple of --chunk-size; got --chunk-size {self.chunk_size} and --masks {self.masks}."
             )
         for kind, options in self.fault_options.items():
             if kind not in FAULT_KINDS:

@@ -142,7 +142,8 @@ def check_training_data(config: RunConfig, data: Dataset) -> None:
     if config.batch_size > data.n_train:
         raise ValueError(
             f"--batch-size {config.batch_size} exceeds the {data.n_train} training samples of the {data.name} data; "
-            f"pass --batch-size {data.n_train} or less."
+            f"pass --batch-size {data.n_train} or less"
+            + (" or raise --max-train." if config.max_train is not None else ".")
         )
 
 

@@ -168,7 +168,7 @@ def test_sensitivity_map_matches_single_masks():
         (["--masks", "0"], "--masks must be at least 1, got 0"),
         (
             ["--faults", "synapse_bitflip_fixed", "--bits", "9"],
-            r"--bits lists bit positions \[9\] outside the 8-bit Q2.6 word of synapse_bitflip_fixed; use positions 0 to 7",
+            r"--bits lists bit positions \[9\] outside the 8-bit Q\(2, 6\) word of synapse_bitflip_fixed; use positions 0 to 7",
         ),
         (["--faults", "synapse_bitflip_fixed", "--bits=-1"], r"--bits lists bit positions \[-1\] outside the 8-bit"),
         (
@@ -185,6 +185,20 @@ def test_sensitivity_map_matches_single_masks():
         ),
         (["--rates", "0,,0.1"], "--rates has an empty item in '0,,0.1'; separate the values by single commas"),
         (["--rates", ","], "--rates is empty; give comma-separated values"),
+        (["--faults", "neuron_dead,,synapse_dead"], "--faults has an empty item in 'neuron_dead,,synapse_dead'"),
+        (
+            ["--faults", "neuron_dead", "--bits", "3"],
+            r"--bits applies to synapse_bitflip_fixed and synapse_bitflip_float, and --faults \(neuron_dead\) has neither",
+        ),
+        (
+            ["--faults", "synapse_bitflip_fixed", "--fixed-format", "1.0"],
+            "--fixed-format 1.0 is not a supported fixed-point format",
+        ),
+        (
+            ["--faults", "synapse_bitflip_fixed,synapse_bitflip_float", "--bits", "20"],
+            r"outside the 8-bit Q\(2, 6\) word of synapse_bitflip_fixed; use positions 0 to 7; to give each kind its own positions, use --fault-option KIND.bits=POSITIONS\.",
+        ),
+        (["--devices", "4"], "--devices 4 exceeds the 1 devices JAX sees"),
         (
             ["--devices", "4", "--chunk-size", "4", "--masks", "8"],
             "--devices 4 exceeds the 1 devices JAX sees; pass --devices 1 or fewer",
@@ -200,6 +214,27 @@ def test_sweep_bad_input(checkpoint, tmp_path, capsys, extra, message):
     assert code == 2
     assert re.search(message, err), err
     assert not out.exists()
+
+
+def test_bits_checked_against_fault_option_format(checkpoint, tmp_path):
+    # --fault-option overrides --fixed-format for its kind: bit 9 exists in Q(4, 6), and bits=3 replaces --bits 9.
+    for extra in (
+        ["--fault-option", "synapse_bitflip_fixed.int_bits=4", "--bits", "9"],
+        ["--bits", "9", "--fault-option", "synapse_bitflip_fixed.bits=3"],
+    ):
+        out = tmp_path / f"o{len(list(tmp_path.iterdir()))}"
+        fast = ["--rates", "0.1", "--masks", "2", "--no-repair"]
+        assert main(sweep_args(checkpoint, out, "--faults", "synapse_bitflip_fixed", *fast, *extra)) == 0, extra
+
+
+def test_zero_flip_rate_warns(checkpoint, tmp_path, capsys):
+    out = tmp_path / "o"
+    args = sweep_args(checkpoint, out, "--faults", "synapse_bitflip_float", "--bits", "30", "--rates", "0,1e-4")
+    args += ["--masks", "2", "--no-repair"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "warning: synapse_bitflip_float at rate 0.0001 flips floor(0.0001 x " in err
+    assert ") = 0 bits per mask in exact mode, so its results equal the fault-free run" in err
 
 
 def test_sweep_checkpoint_is_a_folder(tmp_path, capsys):

@@ -309,6 +309,6 @@ def test_out_folder_under_a_file(tmp_path, capsys):
     for command in (["run", "--quick"], ["sweep", "--quick"]):
         assert main([*command, "--out", str(out)]) == 2, command
         err = capsys.readouterr().err
-        assert f"cannot create output folder {str(out)!r}" in err, command
+        assert f"cannot create output folder {str(out)!r} ({tmp_path / 'afile'} is a file)" in err, command
         assert "Traceback" not in err
     assert (tmp_path / "afile").read_text() == "x"

@@ -408,3 +408,71 @@ def test_overwrite_ignores_old_model(tmp_path, monkeypatch, no_campaign):
     # A new campaign trains its own model instead of reading the model.eqx it replaces.
     assert no_campaign[-1]["network"] is None
     assert no_campaign[-1]["source"] is None
+
+
+def test_overwrite_keeps_checkpoint_inside_out(tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "summary.json").write_text("{}")
+    save_small_network(folder / "model.eqx")
+    for command in (["sweep", "--faults", "synapse_dead", "--no-repair"], ["run", "--quick"]):
+        code = main([*command, "--checkpoint", str(folder / "model.eqx"), "--out", str(folder), "--overwrite"])
+        assert code == 2, command
+        err = capsys.readouterr().err
+        assert f"--overwrite would delete {str(folder / 'model.eqx')!r}" in err, command
+        assert sorted(p.name for p in folder.iterdir()) == ["model.eqx", "summary.json"]
+
+
+def test_resume_without_model_names_start_folder(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "run"
+    config = CampaignConfig(
+        faults=("synapse_dead",), rates=(0.1,), masks=2, chunk_size=2, repair=False, checkpoint="models/model.eqx"
+    )
+    write_campaign_file(folder, config)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint 'models/model.eqx' not found" in err
+    assert "relative to the folder the campaign was started from; resume from that folder" in err
+
+
+def test_toml_command_line_only_key(tmp_path, capsys):
+    config = tmp_path / "sweep.toml"
+    for key, value in (("out", '"x"'), ("overwrite", "true"), ("resume", '"x"')):
+        config.write_text(f"{key} = {value}\n" + SMALL)
+        assert main(["sweep", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert f"{key} in {str(config)!r} is a command-line option only; drop it and pass --{key} instead." in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_batch_message_names_max_train(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    write_small_mnist(data)
+    args = ["run", "--dataset", "mnist", "--data-path", str(data), "--max-train", "10", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert (
+        "--batch-size 64 exceeds the 10 training samples of the mnist data; pass --batch-size 10 or less or raise --max-train."
+        in capsys.readouterr().err
+    )
+
+
+def test_run_checkpoint_for_other_data(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    write_small_mnist(data)
+    save_small_network(tmp_path / "model.eqx")
+    args = [
+        "run",
+        "--quick",
+        "--dataset",
+        "mnist",
+        "--data-path",
+        str(data),
+        "--checkpoint",
+        str(tmp_path / "model.eqx"),
+    ]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "has topology [64, 24, 10], which does not match the mnist data (12 inputs, 10 classes)" in err
+    assert "--topology" not in err
+    assert not (tmp_path / "o").exists()

@@ -6,6 +6,7 @@ import datetime
 import pathlib
 import re
 import shutil
+import sys
 
 
 class UserError(Exception):
@@ -41,6 +42,11 @@ def _split_items(text: str, name: str, example: str) -> list[str]:
     if not all(items):
         raise UserError(f"{name} has an empty item in {text!r}; separate the values by single commas, as in {example}.")
     return items
+
+
+def parse_name_list(text: str, name: str, example: str) -> tuple[str, ...]:
+    """Parse a comma-separated list of names such as ``"neuron_dead,synapse_dead"``."""
+    return tuple(_split_items(text, name, example))
 
 
 def parse_float_list(text: str, name: str, example: str = "0,0.1,0.5") -> list[float]:
@@ -83,8 +89,14 @@ def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--quick", action="store_true", help="small, fast settings for a smoke test")
 
 
+def input_paths(args) -> tuple:
+    """Return the input files and folders named by a command's options (checkpoint, data, traces, config)."""
+    names = ("checkpoint", "data_path", "traces", "config")
+    return tuple(getattr(args, name) for name in names if getattr(args, name, None) is not None)
+
+
 @contextlib.contextmanager
-def staged_output(out: pathlib.Path, *, overwrite: bool):
+def staged_output(out: pathlib.Path, *, overwrite: bool, inputs: tuple = ()):
     """Yield a staging folder for a command's results and publish it as `out` on success.
 
     Every result is written into the staging folder. The folder is renamed into
@@ -96,7 +108,7 @@ def staged_output(out: pathlib.Path, *, overwrite: bool):
     from ..io.atomic import OutputFolderError
 
     try:
-        staging = prepare_output_dir(out, overwrite=overwrite)
+        staging = prepare_output_dir(out, overwrite=overwrite, inputs=inputs)
     except (FileExistsError, OutputFolderError) as error:
         raise UserError(str(error)) from None
     try:
@@ -104,4 +116,13 @@ def staged_output(out: pathlib.Path, *, overwrite: bool):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish_output_dir(staging, out)
+    published = publish_output_dir(staging, out, overwrite=overwrite)
+    if published != pathlib.Path(out).resolve():
+        print(
+            f"warning: {str(out)!r} was written to by another process while this command ran, so it is left as "
+            f"it is and the results are in {str(published)!r}",
+            file=sys.stderr,
+        )
+        print(f"results written to {published}")
+    else:
+        print(f"results written to {out}")

@@ -12,6 +12,7 @@ from .common import (
     UserError,
     add_output_arguments,
     default_out_dir,
+    input_paths,
     parse_float_list,
     staged_output,
 )
@@ -318,9 +319,8 @@ def run(args) -> int:
     options = options_from_args(args)
     out = args.out or default_out_dir("energy")
 
-    with staged_output(out, overwrite=args.overwrite) as staging:
+    with staged_output(out, overwrite=args.overwrite, inputs=input_paths(args)) as staging:
         _run_in(options, staging, out)
-    print(f"results written to {out}")
     return 0
 
 

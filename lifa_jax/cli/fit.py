@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import DefaultsHelpFormatter, UserError, add_output_arguments, default_out_dir, staged_output
+from .common import DefaultsHelpFormatter, UserError, add_output_arguments, default_out_dir, input_paths, staged_output
 
 TRACE_COLUMNS = ("membrane", "calcium", "gliotransmitter")
 DRIVE_COLUMNS = ("i_syn", "i_ext", "domain_rate", "release_rate")
@@ -89,13 +89,12 @@ def run(args) -> int:
     setup = _validated_setup(args)
     out = args.out or default_out_dir("fit")
 
-    with staged_output(out, overwrite=args.overwrite) as staging:
+    with staged_output(out, overwrite=args.overwrite, inputs=input_paths(args)) as staging:
         summary = _fit_in(setup, args, staging)
 
     for name, entry in summary["parameters"].items():
         print(f"{name}: {entry['initial']:.6g} -> {entry['fitted']:.6g} {entry['unit']}")
     print(f"loss {summary['initial_loss']:.3g} -> {summary['final_loss']:.3g} ({summary['status']})")
-    print(f"results written to {out}")
     return 0
 
 

@@ -9,6 +9,7 @@ from .common import (
     UserError,
     add_output_arguments,
     default_out_dir,
+    input_paths,
     parse_float_list,
     parse_int_list,
     staged_output,
@@ -192,9 +193,8 @@ def run(args) -> int:
         # if no JAX computation has run yet in this process.
         os.environ["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
 
-    with staged_output(out, overwrite=args.overwrite) as staging:
+    with staged_output(out, overwrite=args.overwrite, inputs=input_paths(args)) as staging:
         _run_in(config, staging, out)
-    print(f"results written to {out}")
     return 0
 
 

@@ -5,7 +5,16 @@ import pathlib
 import sys
 import time
 
-from .common import DefaultsHelpFormatter, UserError, default_out_dir, parse_float_list, parse_int_list, staged_output
+from .common import (
+    DefaultsHelpFormatter,
+    UserError,
+    default_out_dir,
+    input_paths,
+    parse_float_list,
+    parse_int_list,
+    parse_name_list,
+    staged_output,
+)
 
 # Settings that --quick changes, unless the option is given explicitly.
 FULL = {"epochs": 30, "masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "repair_passes": 20}
@@ -160,7 +169,7 @@ def config_from_args(args):
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "surrogate": args.surrogate,
-        "faults": tuple(f.strip() for f in args.faults.split(",") if f.strip()),
+        "faults": parse_name_list(args.faults, "--faults", "neuron_dead,synapse_dead"),
         "rates": tuple(parse_float_list(args.rates, "--rates")),
         "masks": args.masks,
         "chunk_size": args.chunk_size,
@@ -192,9 +201,8 @@ def run(args) -> int:
     config = config_from_args(args)
     out = args.out or default_out_dir("run")
 
-    with staged_output(out, overwrite=args.overwrite) as staging:
+    with staged_output(out, overwrite=args.overwrite, inputs=input_paths(args)) as staging:
         code = _run_in(config, args, staging, out)
-    print(f"results written to {out}")
     return code
 
 
@@ -221,9 +229,19 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
     network = None
     if args.checkpoint is not None:
         try:
-            network, _ = load_checkpoint(args.checkpoint, expect_topology=topology)
+            network, _ = load_checkpoint(args.checkpoint)
         except CheckpointError as error:
             raise UserError(str(error)) from None
+        if list(network.topology) != list(topology):
+            expected = (
+                f"--topology {','.join(map(str, topology))}"
+                if args.topology is not None
+                else (f"the {data.name} data ({data.n_features} inputs, {data.n_classes} classes)")
+            )
+            raise UserError(
+                f"checkpoint {str(args.checkpoint)!r} has topology {list(network.topology)}, which does not match "
+                f"{expected}; pass a checkpoint that matches, or drop --checkpoint to train one."
+            )
         if network.dt != config.dt:
             raise UserError(
                 f"checkpoint was trained with dt={network.dt} ms, not --dt {config.dt}; pass --dt {network.dt}."

@@ -8,7 +8,7 @@ import sys
 import time
 import tomllib
 
-from .common import UserError, default_out_dir, parse_float_list, parse_int_list
+from .common import UserError, default_out_dir, parse_float_list, parse_int_list, parse_name_list
 
 QUICK = {"masks": 8, "rates": "0,0.1,0.3", "epochs": 12, "repair_passes": 10, "chunk_size": 8}
 FULL = {"masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "epochs": 30, "repair_passes": 20, "chunk_size": 25}
@@ -208,7 +208,11 @@ def _read_toml(path: pathlib.Path) -> dict:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise UserError(f"config file {str(path)!r} cannot be read ({reason}); pass a TOML file to --config.") from None
     except tomllib.TOMLDecodeError as error:
-        raise UserError(f"config file {str(path)!r} is not valid TOML ({error}); fix the line it names.") from None
+        raise UserError(f"config file {str(path)!r} is not valid TOML ({error}); fix the place it names.") from None
+    command_line_only = sorted(set(data) & {"out", "overwrite", "resume"})
+    if command_line_only:
+        key = command_line_only[0]
+        raise UserError(f"{key} in {str(path)!r} is a command-line option only; drop it and pass --{key} instead.")
     unknown = sorted(set(data) - set(TOML_KEYS))
     if unknown:
         raise UserError(f"unknown key {unknown[0]!r} in {str(path)!r}; valid keys: {', '.join(TOML_KEYS)}.")
@@ -471,7 +475,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
     from ..pipeline import RunConfig
 
     names = names or {}
-    faults = tuple(f.strip() for f in str(settings["faults"]).split(",") if f.strip())
+    faults = parse_name_list(str(settings["faults"]), _option("faults", names), "neuron_dead,synapse_dead")
     requested = settings.get("fault_options") or {}
     for kind, fields in requested.items():
         if fields and kind not in faults:
@@ -492,25 +496,12 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
         raise UserError(
             f"{format_name} must look like 2.6 (integer.fraction bits), got {settings['fixed_format']!r}."
         ) from None
-    if "synapse_bitflip_fixed" in faults:
-        if not (q_i >= 1 and q_f >= 0 and q_i + q_f <= 31):
-            raise UserError(
-                f"{format_name} {settings['fixed_format']} is not a supported fixed-point format; use at least one "
-                "integer bit (it holds the sign), no negative fraction bits and at most 31 bits in all, such as 2.6."
-            )
-        outside = [b for b in bits or () if not 0 <= b < q_i + q_f]
-        if outside:
-            raise UserError(
-                f"{bits_name} lists bit positions {outside} outside the {q_i + q_f}-bit Q{q_i}.{q_f} word of "
-                f"synapse_bitflip_fixed; use positions 0 to {q_i + q_f - 1}."
-            )
-    if "synapse_bitflip_float" in faults:
-        outside = [b for b in bits or () if not 0 <= b < 32]
-        if outside:
-            raise UserError(
-                f"{bits_name} lists bit positions {outside} outside the 32-bit float word of synapse_bitflip_float; "
-                "use positions 0 to 31."
-            )
+    bit_kinds = [kind for kind in ("synapse_bitflip_fixed", "synapse_bitflip_float") if kind in faults]
+    if bits is not None and not bit_kinds:
+        raise UserError(
+            f"{bits_name} applies to synapse_bitflip_fixed and synapse_bitflip_float, and {_option('faults', names)} "
+            f"({','.join(faults)}) has neither; add one of them or drop {bits_name}."
+        )
     if "synapse_bitflip_fixed" in faults:
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
     if "synapse_bitflip_float" in faults:
@@ -520,6 +511,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
             continue
         _check_fault_options(kind, options.get(kind, {}), fields, names)
         options[kind] = {**options.get(kind, {}), **fields}
+    _check_bit_options(options, requested, bits_name, format_name, settings["fixed_format"])
     engine = str(settings["engine"])
     if engine not in ("dense", "differential", "event"):
         raise UserError(f"{_option('engine', names)} must be dense, differential or event, got {engine!r}.")
@@ -569,6 +561,39 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
             )
         raise UserError(f"--dataset {config.run.dataset} needs --data-path pointing at the downloaded files.")
     return config
+
+
+def _check_bit_options(options: dict, requested: dict, bits_name: str, format_name: str, fixed_format) -> None:
+    """Raise `UserError` when `--bits` or `--fixed-format` do not fit a bit-flip kind they set.
+
+    Kinds with `--fault-option` fields were checked with those fields already,
+    so only the others are checked here, against the options that set them.
+    """
+    both = "synapse_bitflip_fixed" in options and "synapse_bitflip_float" in options
+    hint = "; to give each kind its own positions, use --fault-option KIND.bits=POSITIONS" if both else ""
+    fixed = options.get("synapse_bitflip_fixed")
+    if fixed is not None and not requested.get("synapse_bitflip_fixed"):
+        q_i, q_f = fixed["int_bits"], fixed["frac_bits"]
+        width = q_i + q_f
+        if not (q_i >= 1 and q_f >= 0 and 2 <= width <= 31):
+            raise UserError(
+                f"{format_name} {fixed_format} is not a supported fixed-point format; use at least one integer bit "
+                "(it holds the sign), no negative fraction bits and 2 to 31 bits in all, such as 2.6."
+            )
+        outside = [b for b in fixed["bits"] or () if not 0 <= b < width]
+        if outside:
+            raise UserError(
+                f"{bits_name} lists bit positions {outside} outside the {width}-bit Q({q_i}, {q_f}) word of "
+                f"synapse_bitflip_fixed; use positions 0 to {width - 1}{hint}."
+            )
+    floating = options.get("synapse_bitflip_float")
+    if floating is not None and not requested.get("synapse_bitflip_float"):
+        outside = [b for b in floating["bits"] or () if not 0 <= b < 32]
+        if outside:
+            raise UserError(
+                f"{bits_name} lists bit positions {outside} outside the 32-bit float word of synapse_bitflip_float; "
+                f"use positions 0 to 31{hint}."
+            )
 
 
 def _parse_capacity(value, name: str = "--capacity") -> int | None | list[int | None]:
@@ -696,6 +721,28 @@ def _check_engine_rates(config, network) -> None:
                 raise UserError(f"--engine {config.engine}, fault kind {kind!r}: {error}") from None
 
 
+def _warn_empty_bit_flips(config, network) -> None:
+    """Warn about exact-mode bit-flip rates that flip no bit at all, so their results equal the fault-free run."""
+    from ..faults.differential import _space
+
+    for kind in config.faults:
+        if kind not in ("synapse_bitflip_fixed", "synapse_bitflip_float"):
+            continue
+        for rate in config.rates:
+            fault = config.build_fault(kind, rate)
+            if rate <= 0 or not fault.exact:
+                continue
+            _, sizes, n_bits = _space(network, fault)
+            positions = sum(sizes) * n_bits
+            if math.floor(rate * positions + 1e-6) == 0:
+                print(
+                    f"lifa sweep: warning: {kind} at rate {rate:g} flips floor({rate:g} x {positions}) = 0 bits per "
+                    "mask in exact mode, so its results equal the fault-free run; raise the rate, or draw a Bernoulli "
+                    f"count with --fault-option {kind}.exact=false",
+                    file=sys.stderr,
+                )
+
+
 def run(args) -> int:
     """Execute `lifa sweep`."""
     from ..campaign import missing_chunks, write_campaign_file
@@ -730,8 +777,10 @@ def run(args) -> int:
     shape = network if network is not None else _network_shape(config, data)
     _check_fault_layers(config, shape)
     _check_engine_rates(config, shape)
+    _warn_empty_bit_flips(config, shape)
     if args.resume is None:
-        _claim_folder(folder, overwrite=args.overwrite)
+        inputs = (config.checkpoint, config.run.data_path, args.config)
+        _claim_folder(folder, overwrite=args.overwrite, inputs=tuple(p for p in inputs if p is not None))
         write_campaign_file(folder, config)
     try:
         return _execute(
@@ -923,10 +972,10 @@ def _capacity_setting(capacity) -> str | None:
     return ",".join("none" if c is None else str(c) for c in values)
 
 
-def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:
+def _claim_folder(folder: pathlib.Path, *, overwrite: bool, inputs: tuple = ()) -> None:
     import shutil
 
-    from ..io.atomic import check_replaceable
+    from ..io.atomic import check_replaceable, creation_problem
 
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output path {str(folder)!r} exists and is not a folder; choose another --out.")
@@ -940,13 +989,19 @@ def _claim_folder(folder: pathlib.Path, *, overwrite: bool) -> None:
             check_replaceable(folder)
         except FileExistsError as error:
             raise UserError(str(error)) from None
+        for path in inputs:
+            if folder.resolve() in pathlib.Path(path).resolve().parents:
+                raise UserError(
+                    f"--overwrite would delete {str(path)!r}, an input of this campaign inside {str(folder)!r}; "
+                    "copy it elsewhere or choose another --out."
+                )
         shutil.rmtree(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        # A file on the way to the folder gives FileExistsError or NotADirectoryError.
         raise UserError(
-            f"cannot create output folder {str(folder)!r} ({error.strerror or error}); choose another --out."
+            f"cannot create output folder {str(folder)!r} ({creation_problem(folder.resolve(), error)}); "
+            "choose another --out."
         ) from None
 
 
@@ -972,6 +1027,13 @@ def _load_inputs(config, folder: pathlib.Path, timings: dict, *, resumed: bool):
     network = None
     saved = folder / "model.eqx"
     source = str(saved) if resumed and saved.is_file() else config.checkpoint
+    if resumed and source is not None and source == config.checkpoint and not pathlib.Path(source).exists():
+        if not pathlib.Path(source).is_absolute():
+            raise UserError(
+                f"checkpoint {source!r} not found: {str(folder)!r} contains no model.eqx, and campaign.json gives "
+                "the checkpoint relative to the folder the campaign was started from; resume from that folder, or "
+                f"copy the model to {str(saved)!r}."
+            )
     if source is not None:
         try:
             network, _ = load_checkpoint(source)

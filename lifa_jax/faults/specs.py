@@ -332,6 +332,11 @@ class SynapseBitFlipFixed(_SynapseFault):
                 f"Q({self.int_bits}, {self.frac_bits}) is not a supported fixed-point format; "
                 "use int_bits >= 1 (it holds the sign), frac_bits >= 0 and at most 31 bits in all."
             )
+        if width < 2 and self.scale is None:
+            raise ValueError(
+                f"Q({self.int_bits}, {self.frac_bits}) has no positive value for the largest weight, so no scale fits; "
+                "use at least two bits in all, such as Q(1, 1), or pass scale."
+            )
         if self.bits is not None:
             bad = [b for b in self.bits if not 0 <= b < width]
             if bad:

@@ -81,7 +81,7 @@ def check_replaceable(folder: pathlib.Path, requested: str | os.PathLike | None 
         )
 
 
-def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Path:
+def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool, inputs: tuple = ()) -> pathlib.Path:
     """Check that `out` may receive results and return a fresh staging folder beside it.
 
     Results are written into the staging folder and moved to `out` by
@@ -106,27 +106,67 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool) -> pathlib.Pa
                 f"output folder {str(requested)!r} exists and is not empty; choose another --out or pass --overwrite."
             )
         check_replaceable(out, requested)
+        for path in inputs:
+            if out in pathlib.Path(path).resolve().parents:
+                raise FileExistsError(
+                    f"--overwrite would delete {str(path)!r}, an input of this command inside {str(requested)!r}; "
+                    "copy it elsewhere or choose another --out."
+                )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     except OSError as error:
         raise OutputFolderError(
-            f"cannot create output folder {str(requested)!r} ({error.strerror or error}); choose another --out."
+            f"cannot create output folder {str(requested)!r} ({creation_problem(out, error)}); choose another --out."
         ) from None
     # The published folder gets the permissions of one made by `mkdir`, not mkdtemp's owner-only ones.
     staging.chmod(_umask_mode(0o777))
     return staging
 
 
-def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike) -> pathlib.Path:
-    """Move the finished `staging` folder to `out`, replacing an old `out` if present."""
+def creation_problem(folder: pathlib.Path, error: OSError) -> str:
+    """Return why `folder` could not be created: a file on its way, or the system's reason."""
+    for parent in folder.parents:
+        if parent.exists():
+            return f"{parent} is a file" if not parent.is_dir() else error.strerror or str(error)
+    return error.strerror or str(error)
+
+
+def _is_free(folder: pathlib.Path) -> bool:
+    """Return whether `folder` is missing or an empty folder."""
+    return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
+
+
+def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
+    """Move the finished `staging` folder to `out` and return the folder the results are in.
+
+    `out` is checked again here, because another process may have written to it
+    while the command ran. A missing or empty `out` receives the results. With
+    `overwrite`, a folder of earlier results (see `check_replaceable`) is
+    replaced. Any other `out` is left as it is, and the results go to the first
+    free `out-2`, `out-3`, ... beside it.
+    """
     out = pathlib.Path(out).resolve()
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+    if _is_free(out):
+        try:
+            # os.replace moves a folder onto a missing or empty folder, and fails on a non-empty one.
+            os.replace(staging, out)
+            return out
+        except OSError:
+            pass
+    elif overwrite and out.is_dir() and any((out / name).is_file() for name in RESULT_MARKERS):
+        old = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
         os.replace(out, old)
         os.replace(staging, out)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)
-    return out
+        return out
+    index = 2
+    while True:
+        other = out.with_name(f"{out.name}-{index}")
+        if not other.exists():
+            try:
+                os.replace(staging, other)
+                return other
+            except OSError:
+                pass
+        index += 1
