@@ -131,7 +131,10 @@ def test_sweep_report_lists_fault_fields():
     summary["fault_options"] = config.resolved_fault_options()
     report = render_sweep_report(summary)
     assert "- neuron_parametric: exact = true, layers = none, tau_factor = 1.0, threshold_factor = 1.2" in report
-    assert "2 masks per kind and rate in chunks of 2; permanent faults; seed 0." in report
+    assert "2 masks per kind and rate in one chunk; permanent faults; seed 0." in report
+    # With more masks than one chunk holds, the report gives the chunk size.
+    summary["config"]["masks"] = 8
+    assert "8 masks per kind and rate in chunks of 2;" in render_sweep_report(summary)
 
 
 def test_resume_finished_campaign_recomputes_nothing(finished_campaign, capsys):

@@ -189,7 +189,7 @@ def _settings_lines(summary: dict) -> list[str]:
     if config:
         lines += [
             "",
-            f"{config.get('masks')} masks per kind and rate in chunks of {config.get('chunk_size')}; "
+            f"{config.get('masks')} masks per kind and rate {_chunk_text(config.get('masks'), config.get('chunk_size'))}; "
             f"{'transient' if config.get('transient') else 'permanent'} faults; "
             f"seed {config.get('run', {}).get('seed', 'not recorded')}.",
         ]
@@ -224,3 +224,10 @@ def render_sweep_report(summary: dict) -> str:
         )
     lines += ["", "Figures: `ft_vs_rate.png`, `sensitivity.png`.", ""]
     return "\n".join(lines)
+
+
+def _chunk_text(masks, chunk_size) -> str:
+    """Return how the masks were split into chunks, "in one chunk" when they fit in one."""
+    if isinstance(masks, int) and isinstance(chunk_size, int) and masks <= chunk_size:
+        return "in one chunk"
+    return f"in chunks of {chunk_size}"
