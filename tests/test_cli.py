@@ -227,10 +227,12 @@ def test_staged_output_rejects_current_folder(tmp_path, monkeypatch, overwrite):
         (["sweep", "--dataset", "foo"], "argument --dataset: invalid choice: 'foo'", "lifa sweep --help"),
         (["sweep", "--masks", "abc"], "argument --masks: invalid int value: 'abc'", "lifa sweep --help"),
         (["sweep", "--rates", "-0.1,0.2"], "write --rates=VALUE for a value that starts with '-'", "lifa sweep --help"),
-        # The top-level parser reports options that no subcommand defines.
-        (["run", "--no-such-option"], "unrecognized arguments: --no-such-option", "lifa --help"),
+        # An option the subcommand does not define points to the subcommand's help.
+        (["run", "--no-such-option"], "lifa run: error: unrecognized arguments: --no-such-option", "lifa run --help"),
+        (["energy", "--max-train", "30"], "unrecognized arguments: --max-train 30", "lifa energy --help"),
+        (["--no-such-option"], "lifa: error: unrecognized arguments: --no-such-option", "lifa --help"),
     ],
-    ids=["choice", "type", "negative-value", "unknown-option"],
+    ids=["choice", "type", "negative-value", "unknown-option", "other-command-option", "top-level"],
 )
 def test_usage_errors_are_one_line(argv, expected, hint, capsys):
     with pytest.raises(SystemExit) as exit_info:
