@@ -314,3 +314,16 @@ def test_out_folder_under_a_file(tmp_path, capsys):
         assert f"cannot create output folder {str(out)!r} ({tmp_path / 'afile'} is a file)" in err, command
         assert "Traceback" not in err
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_default_out_dir_skips_existing(tmp_path, monkeypatch):
+    from lifa_jax.cli.common import default_out_dir
+
+    monkeypatch.chdir(tmp_path)
+    first = default_out_dir("fit")
+    first.mkdir(parents=True)
+    second = default_out_dir("fit")
+    assert second != first
+    # Within the same second the name gets a counter; in the next second a new timestamp.
+    assert second.name.startswith("fit-")
+    assert not second.exists()

@@ -68,9 +68,14 @@ def parse_int_list(text: str, name: str, example: str = "64,128,10") -> list[int
 
 
 def default_out_dir(command: str) -> pathlib.Path:
-    """Return ``runs/<command>-<timestamp>`` for a command's results."""
+    """Return ``runs/<command>-<timestamp>`` for a command's results, or ``...-2``, ``-3`` when that exists."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return pathlib.Path("runs") / f"{command}-{stamp}"
+    folder = pathlib.Path("runs") / f"{command}-{stamp}"
+    index = 2
+    while folder.exists():
+        folder = pathlib.Path("runs") / f"{command}-{stamp}-{index}"
+        index += 1
+    return folder
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:

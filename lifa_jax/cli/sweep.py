@@ -996,8 +996,14 @@ def _claim_folder(folder: pathlib.Path, *, overwrite: bool, inputs: tuple = ()) 
                     "copy it elsewhere or choose another --out."
                 )
         shutil.rmtree(folder)
+    existed = folder.is_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # A folder that another process creates after the checks above is not shared.
+        folder.mkdir(parents=True, exist_ok=existed)
+    except FileExistsError:
+        raise UserError(
+            f"output folder {str(folder)!r} was just created by another process; choose another --out."
+        ) from None
     except OSError as error:
         raise UserError(
             f"cannot create output folder {str(folder)!r} ({creation_problem(folder.resolve(), error)}); "
