@@ -1,5 +1,6 @@
 """Differential (concurrent) fault simulation against the dense path."""
 
+import dataclasses
 import json
 
 import equinox as eqx
@@ -401,6 +402,15 @@ def test_cli_resume_other_engine_rejected(checkpoint, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "started with other settings (engine)" in err
+
+    # A neuron-fault campaign resumed with the event engine: the engine's own fix (drop the kind) does not apply.
+    config = dataclasses.replace(config, faults=("neuron_dead",), engine="dense")
+    (out / "campaign.json").write_text(json.dumps({"schema_version": 1, "config": config.to_dict()}))
+    code = main(["sweep", "--resume", str(out), "--engine", "event"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "engine: 'dense' stored, 'event' requested. Resume without changing it" in err
+    assert "remove the kind" not in err
 
 
 @pytest.mark.slow

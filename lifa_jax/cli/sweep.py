@@ -833,6 +833,13 @@ def _resumed_config(args):
         stored_settings["fault_options"], requested, fault_options, settings
     )
     names = {**_toml_names(args.config, toml, explicit), **option_names}
+    if "engine" in requested and requested["engine"] != stored_settings["engine"]:
+        # Checked first: the new engine's own checks would suggest changes that a resume rejects.
+        raise UserError(
+            f"the campaign in {str(folder)!r} was started with other settings (engine); engine: "
+            f"{stored_settings['engine']!r} stored, {requested['engine']!r} requested. Resume without changing it, "
+            "or start a new campaign with --out."
+        )
     config = build_config(settings, names=names, cli_keys=frozenset(explicit))
     # Fault options are compared with their defaults filled in, so giving a field
     # at its default value on resume is no change.
