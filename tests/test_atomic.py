@@ -80,3 +80,18 @@ def test_overwrite_rejects_input_inside_out(tmp_path):
         atomic.prepare_output_dir(out, overwrite=True, inputs=(out / "model.eqx",))
     assert sorted(p.name for p in out.iterdir()) == ["model.eqx", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_publish_failure_keeps_staging(tmp_path, monkeypatch):
+    from lifa_jax.cli.common import UserError, staged_output
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied")
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(UserError, match="cannot move the results into .*Permission denied.*they are kept in"):
+        with staged_output(out, overwrite=False) as staging:
+            (staging / "summary.json").write_text("{}")
+    assert (staging / "summary.json").read_text() == "{}"
+    assert not out.exists()

@@ -121,7 +121,12 @@ def staged_output(out: pathlib.Path, *, overwrite: bool, inputs: tuple = ()):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    published = publish_output_dir(staging, out, overwrite=overwrite)
+    try:
+        published = publish_output_dir(staging, out, overwrite=overwrite)
+    except OSError as error:
+        raise UserError(
+            f"cannot move the results into {str(out)!r} ({error.strerror or error}); they are kept in {str(staging)!r}."
+        ) from None
     if published != pathlib.Path(out).resolve():
         print(
             f"warning: {str(out)!r} was written to by another process while this command ran, so it is left as "

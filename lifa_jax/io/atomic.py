@@ -1,5 +1,6 @@
 """Write results so that a failure never leaves a half-written file or folder."""
 
+import errno
 import json
 import os
 import pathlib
@@ -132,6 +133,10 @@ def creation_problem(folder: pathlib.Path, error: OSError) -> str:
     return error.strerror or str(error)
 
 
+# Errors of os.replace when another process took the target name first.
+_NAME_TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR)
+
+
 def _is_free(folder: pathlib.Path) -> bool:
     """Return whether `folder` is missing or an empty folder."""
     return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
@@ -152,21 +157,22 @@ def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike, *, overwri
             # os.replace moves a folder onto a missing or empty folder, and fails on a non-empty one.
             os.replace(staging, out)
             return out
-        except OSError:
-            pass
+        except OSError as error:
+            if error.errno not in _NAME_TAKEN:
+                raise
     elif overwrite and out.is_dir() and any((out / name).is_file() for name in RESULT_MARKERS):
         old = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
         os.replace(out, old)
         os.replace(staging, out)
         shutil.rmtree(old, ignore_errors=True)
         return out
-    index = 2
-    while True:
+    for index in range(2, 10_000):
         other = out.with_name(f"{out.name}-{index}")
         if not other.exists():
             try:
                 os.replace(staging, other)
                 return other
-            except OSError:
-                pass
-        index += 1
+            except OSError as error:
+                if error.errno not in _NAME_TAKEN:
+                    raise
+    raise FileExistsError(f"no free folder name beside {str(out)!r}; the results are kept in {str(staging)!r}.")
