@@ -95,3 +95,12 @@ def test_publish_failure_keeps_staging(tmp_path, monkeypatch):
             (staging / "summary.json").write_text("{}")
     assert (staging / "summary.json").read_text() == "{}"
     assert not out.exists()
+
+
+def test_overwrite_rejects_input_that_is_out(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    with pytest.raises(FileExistsError, match="--overwrite would delete"):
+        atomic.prepare_output_dir(out, overwrite=True, inputs=(out,))
+    assert [p.name for p in out.iterdir()] == ["summary.json"]

@@ -997,7 +997,8 @@ def _claim_folder(folder: pathlib.Path, *, overwrite: bool, inputs: tuple = ()) 
         except FileExistsError as error:
             raise UserError(str(error)) from None
         for path in inputs:
-            if folder.resolve() in pathlib.Path(path).resolve().parents:
+            resolved = pathlib.Path(path).resolve()
+            if resolved == folder.resolve() or folder.resolve() in resolved.parents:
                 raise UserError(
                     f"--overwrite would delete {str(path)!r}, an input of this campaign inside {str(folder)!r}; "
                     "copy it elsewhere or choose another --out."

@@ -108,7 +108,8 @@ def prepare_output_dir(out: str | os.PathLike, *, overwrite: bool, inputs: tuple
             )
         check_replaceable(out, requested)
         for path in inputs:
-            if out in pathlib.Path(path).resolve().parents:
+            resolved = pathlib.Path(path).resolve()
+            if resolved == out or out in resolved.parents:
                 raise FileExistsError(
                     f"--overwrite would delete {str(path)!r}, an input of this command inside {str(requested)!r}; "
                     "copy it elsewhere or choose another --out."
