@@ -141,8 +141,8 @@ def check_training_data(config: RunConfig, data: Dataset) -> None:
     """Raise `ValueError` when `data` has fewer training samples than one batch of `config`."""
     if config.batch_size > data.n_train:
         raise ValueError(
-            f"--batch-size {config.batch_size} exceeds the {data.n_train} training samples of the {data.name} data; "
-            f"pass --batch-size {data.n_train} or less"
+            f"--batch-size must be at most the {data.n_train} training samples of the {data.name} data, got "
+            f"{config.batch_size}; pass {data.n_train} or less"
             + (" or raise --max-train." if config.max_train is not None else ".")
         )
 

@@ -128,7 +128,7 @@ def test_batch_larger_than_training_set(tmp_path, capsys):
         code = main([command, "--dataset", "mnist", "--data-path", str(data), "--out", str(out)])
         err = capsys.readouterr().err
         assert code == 2, command
-        assert "--batch-size 64 exceeds the 12 training samples of the mnist data; pass --batch-size 12 or less." in err
+        assert "--batch-size must be at most the 12 training samples of the mnist data, got 64; pass 12 or less." in err
         assert "Traceback" not in err
         assert not out.exists(), command
 
@@ -452,7 +452,7 @@ def test_batch_message_names_max_train(tmp_path, capsys):
     args = ["run", "--dataset", "mnist", "--data-path", str(data), "--max-train", "10", "--out", str(tmp_path / "o")]
     assert main(args) == 2
     assert (
-        "--batch-size 64 exceeds the 10 training samples of the mnist data; pass --batch-size 10 or less or raise --max-train."
+        "--batch-size must be at most the 10 training samples of the mnist data, got 64; pass 10 or less or raise --max-train."
         in capsys.readouterr().err
     )
 
@@ -475,4 +475,18 @@ def test_run_checkpoint_for_other_data(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "has topology [64, 24, 10], which does not match the mnist data (12 inputs, 10 classes)" in err
     assert "--topology" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_batch_message_names_toml_key(tmp_path, capsys):
+    folder = tmp_path / "configs"
+    write_small_mnist(folder / "mnist")
+    config = folder / "sweep.toml"
+    config.write_text('dataset = "mnist"\ndata_path = "mnist"\nbatch_size = 32\n' + SMALL)
+    assert main(["sweep", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"batch_size in {str(config)!r} must be at most the 12 training samples of the mnist data, got 32; pass 12 or less."
+        in err
+    )
     assert not (tmp_path / "o").exists()

@@ -773,7 +773,11 @@ def run(args) -> int:
         folder = args.out or default_out_dir("sweep")
 
     timings = {}
-    network, data, source = _load_inputs(config, folder, timings, resumed=args.resume is not None)
+    try:
+        network, data, source = _load_inputs(config, folder, timings, resumed=args.resume is not None)
+    except UserError as error:
+        # Name settings such as batch_size by their TOML key when the file set them.
+        raise UserError(_rename_options(str(error), names if args.resume is None else {})) from None
     shape = network if network is not None else _network_shape(config, data)
     _check_fault_layers(config, shape)
     _check_engine_rates(config, shape)
