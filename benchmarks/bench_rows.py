@@ -5,8 +5,8 @@ one weight row per presynaptic spike that differs from the fault-free run, per
 sample and step. Measured with `bench_sweep.py --engine differential
 --calibrate-only`, that is about 7.6 rows of 2,048 floats into the second hidden
 layer, 100 rows of 512 floats into the third and 38 rows of 100 floats into the
-output layer. This script times exactly that work with the
-engine's own addition loop (`_add_rows`, four rows per pass), on random row
+output layer. This script times that work alone with the
+engine's own addition loop (`_add_rows`, four rows per pass). It uses random row
 lists of those sizes, 256 samples x 25 steps per mask, split over all cores as
 the engine splits its samples. The rows come from matrices of the real
 1024-768-2048-512-100 shapes (the two large ones, 6 and 4 MiB, are read from

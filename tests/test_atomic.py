@@ -85,11 +85,11 @@ def test_overwrite_rejects_input_inside_out(tmp_path):
 def test_publish_failure_keeps_staging(tmp_path, monkeypatch):
     from lifa_jax.cli.common import UserError, staged_output
 
-    def refuse(source, target):
+    def deny_move(source, target):
         raise PermissionError(13, "Permission denied")
 
     out = tmp_path / "run"
-    monkeypatch.setattr(atomic.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", deny_move)
     with pytest.raises(UserError, match="cannot move the results into .*Permission denied.*they are kept in"):
         with staged_output(out, overwrite=False) as staging:
             (staging / "summary.json").write_text("{}")

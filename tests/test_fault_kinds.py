@@ -117,7 +117,7 @@ def test_bit_flip_exact_count():
         (lambda: SynapseBitFlipFixed(0.1, bits=(8,)), r"bit positions \[8\] lie outside the 8-bit Q\(2, 6\) word"),
         (lambda: SynapseBitFlipFloat(0.1, bits=(32,)), r"bit positions \[32\] lie outside the 32-bit float word"),
         (lambda: SynapseBitFlipFixed(0.1, int_bits=0), r"Q\(0, 6\) is not a supported fixed-point format"),
-        # Q(1, 0) holds 0 and -1 only, so the largest weight had an infinite scale and every flip gave inf or NaN.
+        # Q(1, 0) words are 0 and -1 only, so the largest weight had an infinite scale and every flip gave inf or NaN.
         (lambda: SynapseBitFlipFixed(0.1, int_bits=1, frac_bits=0), r"Q\(1, 0\) has no positive value"),
         # A repeated position used to be counted twice: bits=(3, 3) flipped bit 4.
         (lambda: SynapseBitFlipFixed(0.1, bits=(3, 3)), r"bit positions \[3\] appear more than once"),

@@ -133,6 +133,5 @@ def staged_output(out: pathlib.Path, *, overwrite: bool, inputs: tuple = ()):
             f"it is and the results are in {str(published)!r}",
             file=sys.stderr,
         )
-        print(f"results written to {published}")
-    else:
-        print(f"results written to {out}")
+        out = published
+    print(f"results written to {out}")

@@ -143,6 +143,18 @@ def _is_free(folder: pathlib.Path) -> bool:
     return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
 
 
+def _move_to_free(staging: pathlib.Path, target: pathlib.Path) -> bool:
+    """Move `staging` to the missing or empty `target`; return False when another process took `target` first."""
+    try:
+        # os.replace moves a folder onto a missing or empty folder, and fails on a non-empty one.
+        os.replace(staging, target)
+    except OSError as error:
+        if error.errno not in _NAME_TAKEN:
+            raise
+        return False
+    return True
+
+
 def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
     """Move the finished `staging` folder to `out` and return the folder the results are in.
 
@@ -153,15 +165,10 @@ def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike, *, overwri
     free `out-2`, `out-3`, ... beside it.
     """
     out = pathlib.Path(out).resolve()
-    if _is_free(out):
-        try:
-            # os.replace moves a folder onto a missing or empty folder, and fails on a non-empty one.
-            os.replace(staging, out)
-            return out
-        except OSError as error:
-            if error.errno not in _NAME_TAKEN:
-                raise
-    elif overwrite and out.is_dir() and any((out / name).is_file() for name in RESULT_MARKERS):
+    free = _is_free(out)
+    if free and _move_to_free(staging, out):
+        return out
+    if not free and overwrite and out.is_dir() and any((out / name).is_file() for name in RESULT_MARKERS):
         old = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
         os.replace(out, old)
         os.replace(staging, out)
@@ -169,11 +176,6 @@ def publish_output_dir(staging: pathlib.Path, out: str | os.PathLike, *, overwri
         return out
     for index in range(2, 10_000):
         other = out.with_name(f"{out.name}-{index}")
-        if not other.exists():
-            try:
-                os.replace(staging, other)
-                return other
-            except OSError as error:
-                if error.errno not in _NAME_TAKEN:
-                    raise
+        if not other.exists() and _move_to_free(staging, other):
+            return other
     raise FileExistsError(f"no free folder name beside {str(out)!r}; the results are kept in {str(staging)!r}.")
