@@ -35,6 +35,7 @@ from .faults import (
     AbstractFault,
     AstrocyteDead,
     AstrocyteStuck,
+    Combined,
     Dense,
     Differential,
     NeuronDead,
@@ -88,6 +89,7 @@ from .training import Arctan, FastSigmoid, Sigmoid, TrainConfig, Triangle, evalu
 __version__ = importlib.metadata.version("lifa_jax")
 
 __all__ = [
+    "Combined",
     "STATUS_DENSE_FALLBACK",
     "STATUS_OVERFLOW",
     "AbstractEngine",

@@ -25,17 +25,44 @@ from .faults import (
     STATUS_FLAGS,
     AbstractEngine,
     AbstractFault,
+    Combined,
     Dense,
     Differential,
     EventDriven,
     Transient,
+    fault_from_name,
+    fault_from_spec,
     mask_mesh,
+    parse_fault_spec,
     shard_keys,
     sweep_masks,
 )
 from .io import atomic_write_bytes, atomic_write_json
 from .network import SpikingNetwork
 from .pipeline import RunConfig, SweepSetup, add_metrics
+
+__all__ = [
+    "CAMPAIGN_FILE",
+    "CAMPAIGN_OWNED",
+    "ENGINES",
+    "SCHEMA_VERSION",
+    "UNSETTABLE_FAULT_FIELDS",
+    "CampaignConfig",
+    "campaign_dataset",
+    "campaign_records",
+    "chunk_bounds",
+    "chunk_path",
+    "collect_chunks",
+    "config_differences",
+    "fault_option_fields",
+    "load_dataset",
+    "missing_chunks",
+    "read_campaign_file",
+    "run_campaign",
+    "save_dataset",
+    "sweep_dataset",
+    "write_campaign_file",
+]
 
 CAMPAIGN_FILE = "campaign.json"
 SCHEMA_VERSION = 1
@@ -60,13 +87,15 @@ CAMPAIGN_OWNED = ("faults", "rates", "masks", "chunk_size")
 class CampaignConfig:
     """Settings of a fault campaign; `run` contains the model, data and repair settings.
 
-    - `faults`: fault kind names (see `lifa_jax.faults.FAULT_KINDS`).
+    - `faults`: fault kind names (see `lifa_jax.faults.FAULT_KINDS`), or kinds
+      evaluated together in one mask joined by "+", such as
+      `"neuron_dead+astrocyte_dead@0.5"` (see `lifa_jax.faults.Combined`).
     - `rates`: fault rates in [0, 1] (per unit; per bit for bit flips).
     - `masks`: masks per kind and rate; `chunk_size`: masks per chunk file.
     - `repair`: also evaluate with homeostatic astrocyte repair.
     - `fault_options`: keyword options per kind, e.g. `{"synapse_bitflip_fixed": {"bits": [7]}}`;
       `fault_option_fields(kind)` lists the fields a kind accepts. Only kinds in
-      `faults` may have options.
+      `faults` may have options; a kind's options apply wherever it appears.
     - `devices`: number of devices to split masks over (1: no sharding).
     - `checkpoint`: the model file swept, or None to train one with `run`.
     - `transient`: redraw every mask on every time step instead of once per run.
@@ -92,11 +121,11 @@ class CampaignConfig:
         self.run.validate()
         if not self.faults:
             raise ValueError("--faults is empty; give at least one fault kind.")
-        unknown = [f for f in self.faults if f not in FAULT_KINDS]
-        if unknown:
-            raise ValueError(
-                f"--faults: unknown fault kind {unknown[0]!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
-            )
+        for spec in self.faults:
+            try:
+                parse_fault_spec(spec)
+            except ValueError as error:
+                raise ValueError(f"--faults: {error}") from None
         bad = [r for r in self.rates if not (math.isfinite(r) and 0.0 <= r <= 1.0)]
         if bad:
             raise ValueError(f"--rates must lie in [0, 1], got {bad}; pass fractions such as 0,0.1,0.3.")
@@ -128,7 +157,7 @@ class CampaignConfig:
                 raise ValueError(
                     f"fault options given for unknown kind {kind!r}; use one of: {', '.join(sorted(FAULT_KINDS))}."
                 )
-            if kind not in self.faults:
+            if kind not in self.kinds():
                 raise ValueError(
                     f"fault options given for {kind!r}, which is not in faults {list(self.faults)}; "
                     f"add {kind} to faults or drop its options."
@@ -153,17 +182,25 @@ class CampaignConfig:
         except TypeError as error:
             raise ValueError(f"invalid options {self.engine_options} for engine {self.engine!r}: {error}.") from None
 
-    def build_fault(self, kind: str, rate: float) -> AbstractFault:
-        """Return fault `kind` at `rate` with this campaign's options for it."""
+    def kinds(self) -> tuple[str, ...]:
+        """Return the fault kinds that `faults` names, those inside combinations included, in order."""
+        return tuple(dict.fromkeys(kind for spec in self.faults for kind, _ in parse_fault_spec(spec)))
+
+    def _options(self, kind: str) -> dict:
         options = dict(self.fault_options.get(kind, {}))
         for key in ("bits", "layers"):
             if key in options and options[key] is not None:
                 options[key] = tuple(options[key])
+        return options
+
+    def build_fault(self, spec: str, rate: float) -> AbstractFault | Combined:
+        """Return the fault that `spec` names (a kind, or kinds joined by "+") at `rate`, with this campaign's options."""
+        options = {kind: self._options(kind) for kind, _ in parse_fault_spec(spec)}
         try:
-            fault = FAULT_KINDS[kind](rate, **options)
-            return Transient(fault) if self.transient else fault
+            fault = fault_from_spec(spec, rate, options)
         except TypeError as error:
-            raise ValueError(f"invalid options {options} for fault kind {kind!r}: {error}.") from None
+            raise ValueError(f"invalid options {options} for faults {spec!r}: {error}.") from None
+        return Transient(fault) if self.transient else fault
 
     def resolved_fault_options(self) -> dict:
         """Return every settable field of every kind in `faults`, with defaults filled in, as JSON values.
@@ -172,9 +209,8 @@ class CampaignConfig:
         when one gives a field at its default value and the other leaves it out.
         """
         resolved = {}
-        for kind in self.faults:
-            fault = self.build_fault(kind, 0.0)
-            fault = fault.fault if isinstance(fault, Transient) else fault
+        for kind in self.kinds():
+            fault = fault_from_name(kind, 0.0, **self._options(kind))
             resolved[kind] = {name: getattr(fault, name) for name in fault_option_fields(kind)}
         return json.loads(json.dumps(resolved, default=_json_default))
 
@@ -371,25 +407,23 @@ def campaign_records(
     return records
 
 
-def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: float) -> xr.Dataset:
-    """Return the campaign's results as an `xarray.Dataset` over (fault, rate, mask).
-
-    Variables: accuracies without and with repair, FT without and with repair (%,
-    higher is better) and the status flags of every mask.
-    """
-    coords = {"fault": list(config.faults), "rate": list(config.rates), "mask": np.arange(config.masks)}
+def _results_dataset(faults, rates, masks: int, arrays: dict, accuracy_fault_free: float, attrs: dict) -> xr.Dataset:
+    """Return `(fault, rate, mask)` accuracy, FT and status arrays as a labelled dataset."""
+    coords = {"fault": list(faults), "rate": list(rates), "mask": np.arange(masks)}
     dims = ("fault", "rate", "mask")
     a_f, a_r = arrays["accuracy_no_repair"], arrays["accuracy_repair"]
 
     def ft(values):
         return 100.0 * (1.0 - np.abs(accuracy_fault_free - values) / abs(accuracy_fault_free))
 
-    ds = xr.Dataset(
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ft_no_repair, ft_repair = ft(a_f).astype(np.float32), ft(a_r).astype(np.float32)
+    return xr.Dataset(
         {
             "accuracy_no_repair": (dims, a_f, {"description": "accuracy with the fault, no repair"}),
             "accuracy_repair": (dims, a_r, {"description": "accuracy with the fault and astrocyte repair"}),
-            "ft_no_repair": (dims, ft(a_f).astype(np.float32), {"units": "%", "direction": "higher is better"}),
-            "ft_repair": (dims, ft(a_r).astype(np.float32), {"units": "%", "direction": "higher is better"}),
+            "ft_no_repair": (dims, ft_no_repair, {"units": "%", "direction": "higher is better"}),
+            "ft_repair": (dims, ft_repair, {"units": "%", "direction": "higher is better"}),
             "status": (
                 dims,
                 arrays["status"],
@@ -397,9 +431,84 @@ def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: 
             ),
         },
         coords=coords,
-        attrs={"accuracy_fault_free": accuracy_fault_free, "config": json.dumps(config.to_dict())},
+        attrs={"accuracy_fault_free": accuracy_fault_free, **attrs},
     )
-    return ds
+
+
+def campaign_dataset(config: CampaignConfig, arrays: dict, accuracy_fault_free: float) -> xr.Dataset:
+    """Return the campaign's results as an `xarray.Dataset` over (fault, rate, mask).
+
+    Variables: accuracies without and with repair, FT without and with repair (%,
+    higher is better) and the status flags of every mask.
+    """
+    return _results_dataset(
+        config.faults,
+        config.rates,
+        config.masks,
+        arrays,
+        accuracy_fault_free,
+        {"config": json.dumps(config.to_dict())},
+    )
+
+
+def sweep_dataset(records: list[dict], accuracy_fault_free: float) -> xr.Dataset:
+    """Return the records of `run_sweep` as an `xarray.Dataset` over (fault, rate, mask).
+
+    The dataset has the layout of a `lifa sweep` campaign's `sweep.nc`: accuracies
+    without and with repair, FT without and with repair (%, higher is better,
+    against `accuracy_fault_free`) and the status flags of every mask. The fault
+    axis lists the fault kinds in the order they first appear in `records`, and
+    the rate axis every rate in increasing order. A fault kind not swept at some
+    rate has NaN accuracies there and status 0. Save it with `save_dataset` and
+    read it back with `load_dataset` (both in `lifa_jax.campaign`).
+
+    **Arguments:**
+
+    - `records`: the list returned by `run_sweep` (or records with its keys).
+    - `accuracy_fault_free`: the accuracy of the network without faults, which
+      FT compares with, such as `jnp.mean(golden_run(network, spikes).predictions
+      == labels)`.
+
+    **Returns:** an `xarray.Dataset` with dimensions `fault`, `rate` and `mask`.
+    """
+    if not records:
+        raise ValueError("records is empty; pass the list returned by run_sweep.")
+    try:
+        a_ff = float(accuracy_fault_free)
+    except (TypeError, ValueError):
+        a_ff = math.nan
+    if not math.isfinite(a_ff):
+        raise ValueError(
+            f"accuracy_fault_free must be a finite number, got {accuracy_fault_free!r}; "
+            "pass the fault-free accuracy as a float."
+        )
+    masks = {int(record["masks"]) for record in records}
+    if len(masks) > 1:
+        raise ValueError(
+            f"the records have different numbers of masks ({sorted(masks)}); "
+            "build one dataset per number of masks, or sweep every fault with the same n_masks."
+        )
+    (n_masks,) = masks
+    faults = list(dict.fromkeys(record["fault"] for record in records))
+    rates = sorted({float(record["rate"]) for record in records})
+    shape = (len(faults), len(rates), n_masks)
+    arrays = {
+        "accuracy_no_repair": np.full(shape, np.nan, np.float32),
+        "accuracy_repair": np.full(shape, np.nan, np.float32),
+        "status": np.zeros(shape, np.int32),
+    }
+    seen = set()
+    for record in records:
+        cell = (faults.index(record["fault"]), rates.index(float(record["rate"])))
+        if cell in seen:
+            raise ValueError(
+                f"two records share fault {record['fault']!r} and rate {record['rate']!r}, which one cell of the "
+                "dataset cannot hold; build one dataset per fault option (for example per bit position)."
+            )
+        seen.add(cell)
+        for name in arrays:
+            arrays[name][cell] = np.asarray(record[name])
+    return _results_dataset(faults, rates, n_masks, arrays, a_ff, {})
 
 
 def save_dataset(ds: xr.Dataset, path: pathlib.Path) -> pathlib.Path:

@@ -28,12 +28,19 @@ DIRECTIONS = {
 
 
 def fault_tolerance(o_ff, o_f):
-    """Return FT (%) of output `o_f` against the fault-free `o_ff` (L1 norm over the last axis of vectors)."""
+    """Return FT (%) of output `o_f` against the fault-free `o_ff` (L1 norm over the last axis of vectors).
+
+    FT divides by the fault-free output, so it is NaN (undefined) where that
+    output is zero, such as a fault-free accuracy of 0.
+    """
     o_ff = jnp.asarray(o_ff, dtype=jnp.float32)
     o_f = jnp.asarray(o_f, dtype=jnp.float32)
     if o_ff.ndim == 0:
-        return 100.0 * (1.0 - jnp.abs(o_ff - o_f) / jnp.abs(o_ff))
-    return 100.0 * (1.0 - jnp.sum(jnp.abs(o_ff - o_f), axis=-1) / jnp.sum(jnp.abs(o_ff), axis=-1))
+        change, reference = jnp.abs(o_ff - o_f), jnp.abs(o_ff)
+    else:
+        change, reference = jnp.sum(jnp.abs(o_ff - o_f), axis=-1), jnp.sum(jnp.abs(o_ff), axis=-1)
+    defined = reference != 0
+    return jnp.where(defined, 100.0 * (1.0 - change / jnp.where(defined, reference, 1.0)), jnp.nan)
 
 
 def deviation(o_ff, o_f):
@@ -51,6 +58,8 @@ def mean_ci95(values) -> dict:
     """Return the mean and the half-width of its 95 % Student-t confidence interval."""
     values = np.asarray(values, dtype=np.float64)
     n = values.size
+    if n == 0:
+        raise ValueError("mean_ci95 needs at least one value, got none; pass the per-mask values.")
     mean = float(values.mean())
     if n < 2:
         return {"mean": mean, "ci95": None, "n": int(n)}

@@ -44,6 +44,21 @@ def _split_items(text: str, name: str, example: str) -> list[str]:
     return items
 
 
+def parse_fault_specs(text, name: str) -> tuple[str, ...]:
+    """Return the fault specifications listed in `text`, each in canonical form; raise `UserError` naming `name`.
+
+    A specification is a fault kind, or kinds joined by "+" with "@RATE" after a
+    kind whose rate stays fixed (see `lifa_jax.faults.parse_fault_spec`).
+    """
+    from ..faults import canonical_fault_spec
+
+    specs = parse_name_list(str(text), name, "neuron_dead,synapse_dead")
+    try:
+        return tuple(canonical_fault_spec(spec) for spec in specs)
+    except ValueError as error:
+        raise UserError(f"{name}: {error}") from None
+
+
 def parse_name_list(text: str, name: str, example: str) -> tuple[str, ...]:
     """Parse a comma-separated list of names such as ``"neuron_dead,synapse_dead"``."""
     return tuple(_split_items(text, name, example))

@@ -10,9 +10,9 @@ from .common import (
     UserError,
     default_out_dir,
     input_paths,
+    parse_fault_specs,
     parse_float_list,
     parse_int_list,
-    parse_name_list,
     staged_output,
 )
 
@@ -99,7 +99,9 @@ def register(subparsers) -> None:
         "--faults",
         type=str,
         default="neuron_dead,synapse_dead",
-        help="fault kinds: neuron_dead (hidden neurons never spike), synapse_dead (weights stuck at 0)",
+        help="comma-separated fault kinds, e.g. neuron_dead (hidden neurons never spike), synapse_dead (weights "
+        "stuck at 0); KIND+KIND draws several kinds in one mask, KIND@RATE keeps a kind's rate fixed "
+        "(neuron_dead+astrocyte_dead@0.5)",
     )
     sweep.add_argument(
         "--rates",
@@ -169,7 +171,7 @@ def config_from_args(args):
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "surrogate": args.surrogate,
-        "faults": parse_name_list(args.faults, "--faults", "neuron_dead,synapse_dead"),
+        "faults": parse_fault_specs(args.faults, "--faults"),
         "rates": tuple(parse_float_list(args.rates, "--rates")),
         "masks": args.masks,
         "chunk_size": args.chunk_size,

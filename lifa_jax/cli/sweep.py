@@ -8,7 +8,7 @@ import sys
 import time
 import tomllib
 
-from .common import UserError, default_out_dir, parse_float_list, parse_int_list, parse_name_list
+from .common import UserError, default_out_dir, parse_fault_specs, parse_float_list, parse_int_list
 
 QUICK = {"masks": 8, "rates": "0,0.1,0.3", "epochs": 12, "repair_passes": 10, "chunk_size": 8}
 FULL = {"masks": 100, "rates": "0,0.05,0.1,0.2,0.3,0.5", "epochs": 30, "repair_passes": 20, "chunk_size": 25}
@@ -106,7 +106,13 @@ def register(subparsers) -> None:
         default=None,
         help="TOML file with campaign settings; relative checkpoint and data_path paths in it are resolved from the file's folder",
     )
-    p.add_argument("--faults", default=sup, help="comma-separated fault kinds (default neuron_dead,synapse_dead)")
+    p.add_argument(
+        "--faults",
+        default=sup,
+        help="comma-separated fault kinds (default neuron_dead,synapse_dead); KIND+KIND draws several kinds in one "
+        "mask, and KIND@RATE keeps that kind's rate fixed while --rates sweeps the others "
+        "(neuron_dead+astrocyte_dead@0.5)",
+    )
     p.add_argument("--rates", default=sup, help="fault rates in [0, 1]; per bit for bit flips (default 0,...,0.5)")
     p.add_argument("--masks", type=int, default=sup, help="masks per kind and rate (default 100, 8 with --quick)")
     p.add_argument(
@@ -472,13 +478,15 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
     apart from settings left at their defaults.
     """
     from ..campaign import CampaignConfig
+    from ..faults import parse_fault_spec
     from ..pipeline import RunConfig
 
     names = names or {}
-    faults = parse_name_list(str(settings["faults"]), _option("faults", names), "neuron_dead,synapse_dead")
+    faults = parse_fault_specs(settings["faults"], _option("faults", names))
+    kinds = tuple(dict.fromkeys(kind for spec in faults for kind, _ in parse_fault_spec(spec)))
     requested = settings.get("fault_options") or {}
     for kind, fields in requested.items():
-        if fields and kind not in faults:
+        if fields and kind not in kinds:
             subject = _option(f"fault_options.{kind}.{next(iter(fields))}", names)
             faults_name = _option("faults", names)
             raise UserError(
@@ -496,15 +504,15 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
         raise UserError(
             f"{format_name} must look like 2.6 (integer.fraction bits), got {settings['fixed_format']!r}."
         ) from None
-    bit_kinds = [kind for kind in ("synapse_bitflip_fixed", "synapse_bitflip_float") if kind in faults]
+    bit_kinds = [kind for kind in ("synapse_bitflip_fixed", "synapse_bitflip_float") if kind in kinds]
     if bits is not None and not bit_kinds:
         raise UserError(
             f"{bits_name} applies to synapse_bitflip_fixed and synapse_bitflip_float, and {_option('faults', names)} "
             f"({','.join(faults)}) has neither; add one of them or drop {bits_name}."
         )
-    if "synapse_bitflip_fixed" in faults:
+    if "synapse_bitflip_fixed" in kinds:
         options["synapse_bitflip_fixed"] = {"int_bits": q_i, "frac_bits": q_f, "bits": bits}
-    if "synapse_bitflip_float" in faults:
+    if "synapse_bitflip_float" in kinds:
         options["synapse_bitflip_float"] = {"bits": bits}
     for kind, fields in requested.items():
         if not fields:
@@ -652,15 +660,16 @@ def _check_differential_settings(
     use_dense = ("engine", 'engine = "dense"', "pass --engine dense")
     supported = [name for name, cls in FAULT_KINDS.items() if cls in SUPPORTED_FAULTS]
     for kind in faults:
-        if kind in FAULT_KINDS and kind not in supported:
+        if kind not in supported:
             if from_toml("faults"):
                 runnable = [f for f in faults if f in supported] or supported[:1]
                 listed = ", ".join(f'"{f}"' for f in runnable)
                 fix = fixes(("faults", f"faults = [{listed}]", ""), use_dense)
             else:
                 fix = f"remove the kind from --faults or {fixes(use_dense)}"
+            label = "combined faults" if kind not in FAULT_KINDS else "fault kind"
             raise UserError(
-                f"{subject} does not support fault kind {kind!r}; it supports {', '.join(supported)}. "
+                f"{subject} does not support {label} {kind!r}; it supports {', '.join(supported)}. "
                 f"{fix[0].upper()}{fix[1:]}."
             )
     if settings["repair"]:
@@ -683,15 +692,16 @@ def _check_differential_settings(
 
 def _check_fault_layers(config, network) -> None:
     """Check, before any heavy work, that every fault kind's `layers` exist in the network."""
-    from ..faults import Transient
+    from ..faults import Combined, Transient
 
-    for kind in config.faults:
-        fault = config.build_fault(kind, 0.0)
+    for spec in config.faults:
+        fault = config.build_fault(spec, 0.0)
         fault = fault.fault if isinstance(fault, Transient) else fault
-        try:
-            fault.target_layers(network)
-        except ValueError as error:
-            raise UserError(f"fault option {kind}.layers: {error}") from None
+        for part in fault.faults if isinstance(fault, Combined) else (fault,):
+            try:
+                part.target_layers(network)
+            except ValueError as error:
+                raise UserError(f"fault option {part.name}.layers: {error}") from None
 
 
 def _check_engine_rates(config, network) -> None:
@@ -872,7 +882,9 @@ def _resumed_fault_options(stored: dict, requested: dict, fault_options: dict, s
     a requested `--bits` or `--fixed-format` replaces the stored fields it sets,
     so the comparison with campaign.json shows the change.
     """
-    faults = {f.strip() for f in str(settings["faults"]).split(",") if f.strip()}
+    faults = set()
+    for spec in str(settings["faults"]).split(","):
+        faults |= {part.partition("@")[0].strip() for part in spec.split("+")}
     replaced = set()
     if "bits" in requested:
         replaced.add("bits")

@@ -22,6 +22,7 @@ from .specs import (
     AbstractFault,
     AstrocyteDead,
     AstrocyteStuck,
+    Combined,
     NeuronDead,
     NeuronParametric,
     NeuronSaturated,
@@ -31,9 +32,12 @@ from .specs import (
     SynapseDead,
     SynapseSaturated,
     Transient,
+    canonical_fault_spec,
     choose_units,
     draw_faults,
     fault_from_name,
+    fault_from_spec,
+    parse_fault_spec,
     with_rate,
 )
 from .sweep import (
@@ -57,6 +61,10 @@ from .sweep import (
 )
 
 __all__ = [
+    "Combined",
+    "canonical_fault_spec",
+    "fault_from_spec",
+    "parse_fault_spec",
     "FAULT_KINDS",
     "STATUS_DENSE_FALLBACK",
     "STATUS_FLAGS",

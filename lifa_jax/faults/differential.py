@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
+from .._checks import check_spike_batch
 from ..dynamics import astrocyte_init, astrocyte_step, heaviside, lif_init, lif_step
 from ..network import NetworkFaults, SimulationResult, SpikingNetwork, predict
 from .specs import (
@@ -112,11 +113,7 @@ class GoldenRun(eqx.Module):
 
 
 def _check_spikes(network: SpikingNetwork, spikes) -> None:
-    if spikes.ndim != 3 or spikes.shape[2] != network.topology[0]:
-        raise ValueError(
-            f"spikes must have shape (samples, steps, {network.topology[0]}), got {tuple(spikes.shape)}; "
-            "encode the batch with lifa_jax.training.encode_batch."
-        )
+    check_spike_batch(spikes, network.topology[0])
 
 
 def golden_run(network: SpikingNetwork, spikes: Float[Array, "samples steps inputs"]) -> GoldenRun:

@@ -507,10 +507,77 @@ class Transient(eqx.Module):
         return self.fault.apply(network, faults, key=key)
 
 
+class Combined(eqx.Module):
+    """Several fault kinds drawn into one mask, as `draw_faults(network, *faults)` draws them.
+
+    A sweep of a `Combined` fault sets the rate of the components listed in
+    `swept` (all of them by default) and keeps the others at their own rate.
+    `Combined(NeuronDead(0.1), AstrocyteDead(0.5), swept=(0,))` swept over rates
+    r evaluates masks with a fraction r of dead neurons and half of the
+    astrocytes dead: how much repair is left when the astrocytes themselves
+    fail. Its `name` joins the kinds with "+" and marks a fixed component's rate
+    with "@", here ``"neuron_dead+astrocyte_dead@0.5"``, the form that
+    `fault_from_spec` and `lifa sweep --faults` read. When two components
+    replace the same synapse, the later one wins.
+    """
+
+    faults: tuple[AbstractFault, ...]
+    swept: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(self, *faults: AbstractFault, swept: tuple[int, ...] | None = None):
+        if len(faults) < 2:
+            raise ValueError(
+                f"Combined needs at least two faults, got {len(faults)}; pass the single fault itself instead."
+            )
+        for fault in faults:
+            if not isinstance(fault, AbstractFault):
+                raise ValueError(
+                    f"Combined takes fault kinds such as NeuronDead(0.1), got {type(fault).__name__}; "
+                    "a transient combination is Transient(Combined(...)), and combinations do not nest."
+                )
+        names = [fault.name for fault in faults]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"Combined repeats {repeated}; give each fault kind once.")
+        swept = tuple(range(len(faults))) if swept is None else tuple(int(i) for i in swept)
+        bad = [i for i in swept if not 0 <= i < len(faults)]
+        if not swept or bad or len(set(swept)) != len(swept):
+            raise ValueError(
+                f"swept must list distinct component indices in [0, {len(faults)}), at least one, got {swept}; "
+                "for example swept=(0,) to sweep the first fault's rate."
+            )
+        self.faults = tuple(faults)
+        self.swept = swept
+
+    @property
+    def name(self) -> str:
+        parts = []
+        for i, fault in enumerate(self.faults):
+            parts.append(fault.name if i in self.swept else f"{fault.name}@{float(fault.rate):.12g}")
+        return "+".join(parts)
+
+    @property
+    def rate(self):
+        """The swept rate: that of the first component in `swept`."""
+        return self.faults[self.swept[0]].rate
+
+    def apply(self, network: SpikingNetwork, faults: NetworkFaults, *, key: PRNGKeyArray) -> NetworkFaults:
+        """Return `faults` with every component's failed units added, each from its own split of `key`."""
+        for fault, k in zip(self.faults, jax.random.split(key, len(self.faults))):
+            faults = fault.apply(network, faults, key=k)
+        return faults
+
+
 def with_rate(fault, rate):
-    """Return `fault` (or the fault inside a `Transient`) with its rate replaced."""
+    """Return `fault` with its rate replaced: inside a `Transient`, and for the swept components of a `Combined`."""
     if isinstance(fault, Transient):
-        return Transient(eqx.tree_at(lambda f: f.rate, fault.fault, rate))
+        return Transient(with_rate(fault.fault, rate))
+    if isinstance(fault, Combined):
+        parts = tuple(
+            eqx.tree_at(lambda f: f.rate, part, rate) if i in fault.swept else part
+            for i, part in enumerate(fault.faults)
+        )
+        return Combined(*parts, swept=fault.swept)
     return eqx.tree_at(lambda f: f.rate, fault, rate)
 
 
@@ -535,7 +602,72 @@ def fault_from_name(name: str, rate: float, **options) -> AbstractFault:
     except KeyError:
         valid = ", ".join(sorted(FAULT_KINDS))
         raise ValueError(f"unknown fault kind {name!r}; use one of: {valid}.") from None
+    fields = sorted(f.name for f in dataclasses.fields(cls) if f.init and f.name != "rate")
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"{name} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(fields) if fields else 'none besides the rate'}."
+        )
     return cls(rate, **options)
+
+
+def parse_fault_spec(spec: str) -> list[tuple[str, float | None]]:
+    """Split a fault specification such as ``"neuron_dead+astrocyte_dead@0.5"`` into (kind, fixed rate) pairs.
+
+    Kinds are joined with "+"; a kind followed by "@RATE" keeps that rate, the
+    others take the swept rate (None here). At least one must be swept.
+    """
+    valid = ", ".join(sorted(FAULT_KINDS))
+    parts = []
+    for text in spec.split("+"):
+        kind, at, fixed = text.strip().partition("@")
+        kind = kind.strip()
+        if kind not in FAULT_KINDS:
+            where = f" in {spec!r}" if "+" in spec or at else ""
+            raise ValueError(f"unknown fault kind {kind!r}{where}; use one of: {valid}.")
+        rate = None
+        if at:
+            try:
+                rate = float(fixed)
+            except ValueError:
+                rate = math.nan
+            if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
+                raise ValueError(
+                    f"fixed rate {fixed.strip()!r} of {kind} in {spec!r} must be a number in [0, 1]; "
+                    f"write {kind}@0.5, for example."
+                )
+        parts.append((kind, rate))
+    kinds = [kind for kind, _ in parts]
+    repeated = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+    if repeated:
+        raise ValueError(f"{spec!r} repeats {repeated}; give each fault kind once.")
+    if all(rate is not None for _, rate in parts):
+        raise ValueError(
+            f"every kind in {spec!r} has a fixed rate, so the sweep's rates would change nothing; "
+            "leave at least one kind without @RATE."
+        )
+    return parts
+
+
+def canonical_fault_spec(spec: str) -> str:
+    """Return `spec` as `Combined.name` writes it: no spaces, fixed rates in shortest form."""
+    return "+".join(kind if fixed is None else f"{kind}@{fixed:.12g}" for kind, fixed in parse_fault_spec(spec))
+
+
+def fault_from_spec(spec: str, rate: float, options: dict | None = None) -> "AbstractFault | Combined":
+    """Return the fault that specification `spec` names, at the swept `rate`.
+
+    `spec` is a kind name (``"neuron_dead"``) or a combination such as
+    ``"neuron_dead+astrocyte_dead@0.5"`` (see `Combined` and `parse_fault_spec`).
+    `options` maps a kind to its keyword options, as in `fault_from_name`.
+    """
+    options = options or {}
+    parts = parse_fault_spec(spec)
+    faults = [fault_from_name(kind, rate if fixed is None else fixed, **options.get(kind, {})) for kind, fixed in parts]
+    if len(faults) == 1:
+        return faults[0]
+    return Combined(*faults, swept=tuple(i for i, (_, fixed) in enumerate(parts) if fixed is None))
 
 
 def draw_faults(network: SpikingNetwork, *faults: AbstractFault, key: PRNGKeyArray) -> NetworkFaults:

@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._checks import check_class_labels, check_key, check_set_points, check_spike_batch
 from ..network import NetworkFaults, SpikingNetwork, effective_weights, predict, simulate
 from ..repair import HomeostaticRepair, SetPoints
-from .specs import AbstractFault, Transient, draw_faults, with_rate
+from .specs import AbstractFault, Combined, Transient, draw_faults, with_rate
 
 STATUS_OK = 0
 STATUS_NONFINITE_WEIGHTS = 1
@@ -177,6 +178,36 @@ class Dense(AbstractEngine):
         return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(keys)
 
 
+def _check_arguments(network: SpikingNetwork, spikes, labels, set_points) -> None:
+    check_spike_batch(spikes, network.topology[0])
+    check_class_labels("labels", labels, int(spikes.shape[0]), network.topology[-1])
+    if set_points is not None:
+        check_set_points(set_points, network.topology[1:])
+
+
+def _check_faults(faults) -> None:
+    if isinstance(faults, AbstractFault):
+        raise ValueError(
+            f"faults must be a list of faults, got one {type(faults).__name__}; pass [{type(faults).__name__}(...)]."
+        )
+    if isinstance(faults, str) or not isinstance(faults, Sequence):
+        raise ValueError(
+            f"faults must be a list of faults such as [NeuronDead(0.1)], got {type(faults).__name__}; "
+            "build each with its class or with fault_from_name(kind, rate)."
+        )
+    for item in faults:
+        if isinstance(item, str):
+            raise ValueError(
+                f"faults must hold fault objects, got the name {item!r}; "
+                f"build one with lifa_jax.faults.fault_from_name({item!r}, rate) or its class, such as NeuronDead(0.1)."
+            )
+        if not isinstance(item, AbstractFault | Transient | Combined):
+            raise ValueError(
+                f"faults must hold fault objects such as NeuronDead(0.1), got {type(item).__name__}; "
+                "see lifa_jax.FAULT_KINDS for the kinds."
+            )
+
+
 def sweep_masks(
     network: SpikingNetwork,
     fault: AbstractFault,
@@ -213,9 +244,23 @@ def sweep_masks(
     for any rate; `Differential` compiles once per rate, which must be concrete).
     `EventDriven()` runs eagerly with Numba kernels.
 
+    **Arguments:**
+
+    - `network`: the network to evaluate.
+    - `fault`: one fault kind and rate, such as `NeuronDead(0.1)`.
+    - `keys`: one PRNG key per mask (`jax.random.split(key, n_masks)`).
+    - `spikes`: encoded inputs, shape `(samples, steps, topology[0])`.
+    - `labels`: integer classes, shape `(samples,)`.
+    - `repair`, `set_points`, `adapt_spikes`: astrocyte repair, its set-points
+      (`repair.calibrate`) and the unlabelled adaptation stream; all three or none.
+    - `chunk_size`: masks vmapped together; memory grows with it.
+    - `mesh`: a device mesh (`mask_mesh`) to shard the masks over.
+    - `engine`: `Dense()`, `Differential(...)` or `EventDriven()`.
+
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
     engine.check(fault, repair=repair is not None, sharded=mesh is not None)
+    _check_arguments(network, spikes, labels, set_points)
     run = _sweep_masks_jit if engine.traceable else _sweep_traced
     return run(
         network,
@@ -288,10 +333,27 @@ def run_sweep(
     without repair share each mask and the inputs exactly. Every fault is checked
     against `engine` before any mask is evaluated.
 
+    **Arguments:**
+
+    - `network`: the network to evaluate.
+    - `faults`: a list of faults, such as `[NeuronDead(0.1), NeuronDead(0.3)]`
+      (`fault_from_name(kind, rate)` builds one from its name).
+    - `spikes`: encoded inputs, shape `(samples, steps, topology[0])`
+      (`lifa_jax.training.encode_batch`).
+    - `labels`: integer classes, shape `(samples,)`.
+    - `n_masks`: masks per fault; `key`: one PRNG key, split into the masks' keys.
+    - `repair`, `set_points`, `adapt_spikes`, `chunk_size`, `mesh`, `engine`: as
+      in `sweep_masks`.
+    - `progress`: called with (faults done, faults in all) after each fault.
+
     **Returns:** one dict per fault with `fault`, `rate`, `masks`,
     `accuracy_no_repair`, `accuracy_repair` and `status` (numpy arrays of shape
-    `(n_masks,)`; see `describe_status`).
+    `(n_masks,)`; see `describe_status`). Without repair, `accuracy_repair` is
+    NaN. `lifa_jax.campaign.sweep_dataset` turns the records into an
+    `xarray.Dataset` over (fault, rate, mask).
     """
+    _check_faults(faults)
+    check_key("key", key)
     if n_masks < 1:
         raise ValueError(f"n_masks must be at least 1, got {n_masks}; pass the number of masks per rate.")
     if repair is not None and (set_points is None or adapt_spikes is None):
@@ -300,6 +362,7 @@ def run_sweep(
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}; pass the masks evaluated together.")
     for fault in faults:
         engine.check(fault, repair=repair is not None, sharded=mesh is not None)
+    _check_arguments(network, spikes, labels, set_points)
 
     keys = jax.random.split(key, n_masks)
     if mesh is not None:
@@ -344,12 +407,23 @@ def sensitivity_map(
 ) -> tuple[Float[Array, ""], tuple[Float[Array, " neurons"], ...]]:
     """Return the fault-free accuracy and, per layer, the accuracy drop when each neuron alone is dead.
 
-    One mask per neuron, evaluated with `jax.lax.map` in chunks; layers default to
-    the hidden layers. Larger drops mark more critical neurons; rank them with
-    `jnp.argsort(-drop)`.
+    One mask per neuron, evaluated with `jax.lax.map` in chunks. `layers` counts
+    the neuron layers after the input: 0 is the first hidden layer and
+    `len(topology) - 2` the output layer; they default to the hidden layers.
+    Larger drops mark more critical neurons; rank them with `jnp.argsort(-drop)`.
+
+    **Returns:** the fault-free accuracy and one array of drops per entry of
+    `layers`, of shape `(topology[layer + 1],)`.
     """
     n_layers = len(network.weights)
     layers = tuple(range(max(n_layers - 1, 1))) if layers is None else tuple(layers)
+    bad = [layer for layer in layers if not (isinstance(layer, int | np.integer) and 0 <= layer < n_layers)]
+    if bad:
+        raise ValueError(
+            f"layers {bad} do not exist; use 0 (first hidden layer) to {n_layers - 1} (output layer) "
+            f"for topology {list(network.topology)}."
+        )
+    _check_arguments(network, spikes, labels, None)
     base = network.no_faults()
     a_ff = accuracy_under(network, spikes, labels, base, network.unit_gains())
 

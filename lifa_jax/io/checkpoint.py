@@ -107,7 +107,7 @@ def load_checkpoint(path: str | os.PathLike, *, expect_topology=None) -> tuple[S
     if expect_topology is not None and list(expect_topology) != list(topology):
         raise CheckpointError(
             f"checkpoint {str(path)!r} has topology {topology}, but {list(expect_topology)} was requested; "
-            "drop --topology or pass the matching one."
+            f"pass the matching topology {topology} (or none: the checkpoint stores it)."
         )
     try:
         network = eqx.tree_deserialise_leaves(io.BytesIO(data[newline + 1 :]), skeleton)

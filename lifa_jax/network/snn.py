@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._checks import check_key
 from ..dynamics import (
     LIF,
     LIFA,
@@ -213,6 +214,7 @@ class SpikingNetwork(eqx.Module):
                 f"topology must list at least two positive layer sizes, got {list(topology)}; "
                 "for example [64, 128, 10]."
             )
+        check_key("key", key)
         check_positive("dt", dt, "pass a step in ms")
         if domains is None:
             domains = [contiguous_domains(n, domain_size) for n in topology[1:]]

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._checks import check_class_labels, check_key
 from ..dynamics.base import check_positive
 from ..network import AbstractEncoder, NetworkFaults, RegularEncoder, SpikingNetwork, predict, simulate
 from .surrogate import AbstractSurrogate, FastSigmoid
@@ -139,6 +140,9 @@ def train(
 
     **Returns:** `(trained_network, history)` with per-epoch mean loss and accuracy.
     """
+    check_key("key", key)
+    _check_features("x_train", x_train, network.topology[0])
+    check_class_labels("y_train", y_train, int(np.shape(x_train)[0]), network.topology[-1])
     x_train = jnp.asarray(x_train, dtype=jnp.float32)
     y_train = jnp.asarray(y_train, dtype=jnp.int32)
     n = x_train.shape[0]
@@ -168,6 +172,15 @@ def train(
     return network, history
 
 
+def _check_features(name: str, x, features: int) -> None:
+    shape = tuple(np.shape(x))
+    if len(shape) != 2 or shape[1] != features:
+        raise ValueError(
+            f"{name} must have shape (samples, {features}), one flattened sample per row, got {shape}; "
+            "reshape with x.reshape(len(x), -1)."
+        )
+
+
 def evaluate(
     network: SpikingNetwork,
     x: np.ndarray,
@@ -179,7 +192,14 @@ def evaluate(
     faults: NetworkFaults | None = None,
     gains: tuple[Array, ...] | None = None,
 ) -> Array:
-    """Return the accuracy of `network` on `(x, y)`; the same key gives the same input spikes."""
+    """Return the accuracy of `network` on `(x, y)`; the same key gives the same input spikes.
+
+    `x` contains one sample per row, `(samples, topology[0])` in [0, 1]; `y` one
+    integer class per sample.
+    """
+    check_key("key", key)
+    _check_features("x", x, network.topology[0])
+    check_class_labels("y", y, int(np.shape(x)[0]), network.topology[-1])
     spikes = encode_batch(encoder, jnp.asarray(x, dtype=jnp.float32), steps, key)
     preds = jax.vmap(lambda s: predict(simulate(network, s, faults=faults, gains=gains)))(spikes)
     return jnp.mean(preds == jnp.asarray(y))
