@@ -211,18 +211,28 @@ class SweepSetup:
     bootstrap_key: jax.Array
 
 
+class UndefinedBaselineError(ValueError):
+    """The fault-free accuracy is 0, so the fault tolerance rate, which divides by it, is undefined."""
+
+
 def sweep_setup(config: RunConfig, network: SpikingNetwork, data: Dataset, *, key, repair: bool = True) -> SweepSetup:
     """Encode the test set, measure fault-free accuracy and, with `repair`, calibrate repair.
 
     `repair=False` skips encoding the repair stream and calibrating the
     set-points. The keys of the test set, the masks and the bootstrap do not
     depend on it, so the accuracies without repair are the same either way.
+    Raises `UndefinedBaselineError` when the fault-free accuracy is 0.
     """
     k_test, k_streams, k_masks, k_boot = jax.random.split(key, 4)
     spikes = encode_batch(make_encoder(config), jnp.asarray(data.x_test), config.steps, k_test)
     labels = jnp.asarray(data.y_test)
     preds = jax.jit(jax.vmap(lambda s: predict(simulate(network, s))))(spikes)
     a_ff = float(jnp.mean(preds == labels))
+    if a_ff == 0.0:
+        raise UndefinedBaselineError(
+            f"the fault-free accuracy is 0 on the {data.n_test} test samples, so the fault tolerance rate, which "
+            "divides by it, is undefined; evaluate more test samples (--max-test) or a better trained model."
+        )
     if not repair:
         return SweepSetup(spikes, labels, a_ff, None, None, None, k_masks, k_boot)
 

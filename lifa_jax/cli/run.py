@@ -234,6 +234,10 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
             network, _ = load_checkpoint(args.checkpoint)
         except CheckpointError as error:
             raise UserError(str(error)) from None
+        ends_match = (network.topology[0], network.topology[-1]) == (data.n_features, data.n_classes)
+        if args.topology is None and ends_match:
+            # Without --topology, the checkpoint's hidden layers are taken as they are.
+            topology = tuple(network.topology)
         if list(network.topology) != list(topology):
             expected = (
                 f"--topology {','.join(map(str, topology))}"
@@ -268,6 +272,8 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
 
     try:
         result = pipeline.run_main_job(config, network=network, data=data, on_epoch=on_epoch, on_sweep=on_sweep)
+    except pipeline.UndefinedBaselineError as error:
+        raise UserError(str(error)) from None
     finally:
         for bar in (epochs, bars.get("sweep")):
             if bar is not None:
