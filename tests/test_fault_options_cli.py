@@ -167,7 +167,8 @@ def test_toml_fault_options_table(checkpoint, tmp_path, monkeypatch):
         ),
         (
             ["--faults", "neuron_stuck", "--fault-option", "neuron_stuck.rate=0.1"],
-            r"no settable field 'rate'; .* The rate comes from --rates\.",
+            r"no settable field 'rate'; .* The rate comes from --rates; inside a combination, neuron_stuck@RATE in "
+            r"--faults fixes it\.",
         ),
         (
             ["--faults", "neuron_dead", "--fault-option", "neuron_dead.among=0"],

@@ -336,7 +336,7 @@ def _check_fault_field(kind: str, field: str, subject: str) -> None:
     settable = fault_option_fields(kind)
     if field not in settable:
         reasons = {
-            "rate": " The rate comes from --rates.",
+            "rate": f" The rate comes from --rates; inside a combination, {kind}@RATE in --faults fixes it.",
             "among": " Unit subsets (among) are set only on faults built in Python.",
         }
         raise UserError(
