@@ -215,24 +215,27 @@ class UndefinedBaselineError(ValueError):
     """The fault-free accuracy is 0, so the fault tolerance rate, which divides by it, is undefined."""
 
 
+def check_baseline(setup: SweepSetup, n_test: int) -> None:
+    """Raise `UndefinedBaselineError` when the fault-free accuracy of `setup` is 0, which leaves FT undefined."""
+    if setup.accuracy_fault_free == 0.0:
+        raise UndefinedBaselineError(
+            f"the fault-free accuracy is 0 on the {n_test} test samples, so the fault tolerance rate, which "
+            "divides by it, is undefined; evaluate more test samples (--max-test) or a better trained model."
+        )
+
+
 def sweep_setup(config: RunConfig, network: SpikingNetwork, data: Dataset, *, key, repair: bool = True) -> SweepSetup:
     """Encode the test set, measure fault-free accuracy and, with `repair`, calibrate repair.
 
     `repair=False` skips encoding the repair stream and calibrating the
     set-points. The keys of the test set, the masks and the bootstrap do not
     depend on it, so the accuracies without repair are the same either way.
-    Raises `UndefinedBaselineError` when the fault-free accuracy is 0.
     """
     k_test, k_streams, k_masks, k_boot = jax.random.split(key, 4)
     spikes = encode_batch(make_encoder(config), jnp.asarray(data.x_test), config.steps, k_test)
     labels = jnp.asarray(data.y_test)
     preds = jax.jit(jax.vmap(lambda s: predict(simulate(network, s))))(spikes)
     a_ff = float(jnp.mean(preds == labels))
-    if a_ff == 0.0:
-        raise UndefinedBaselineError(
-            f"the fault-free accuracy is 0 on the {data.n_test} test samples, so the fault tolerance rate, which "
-            "divides by it, is undefined; evaluate more test samples (--max-test) or a better trained model."
-        )
     if not repair:
         return SweepSetup(spikes, labels, a_ff, None, None, None, k_masks, k_boot)
 
@@ -273,9 +276,11 @@ def fault_sweep(config, network, data, *, key, progress=None):
     """Run the fault sweep of `config`; return `(accuracy_fault_free, records, repair)`.
 
     Every record gains the metrics FT (without and with repair), D and R, each with
-    its 95 % confidence interval.
+    its 95 % confidence interval. Raises `UndefinedBaselineError` before any mask
+    when the fault-free accuracy is 0.
     """
     setup = sweep_setup(config, network, data, key=key)
+    check_baseline(setup, data.n_test)
     faults = [fault_from_spec(spec, rate) for spec in config.faults for rate in config.rates]
     records = run_sweep(
         network,

@@ -1134,8 +1134,9 @@ def _execute(
         save_checkpoint(folder / "model.eqx", network, {"source": source or "trained by lifa sweep"})
 
     clock = time.perf_counter()
+    setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep, repair=config.repair)
     try:
-        setup = pipeline.sweep_setup(config.run, network, data, key=k_sweep, repair=config.repair)
+        pipeline.check_baseline(setup, data.n_test)
     except pipeline.UndefinedBaselineError as error:
         raise UserError(f"{error} No mask was evaluated; {folder} contains campaign.json and model.eqx.") from None
     n_chunks = len(config.faults) * len(config.rates) * len(chunk_bounds(config))
