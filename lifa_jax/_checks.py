@@ -76,3 +76,18 @@ def check_set_points(set_points, neurons: tuple[int, ...]) -> None:
             f"set_points contain rates for layers of {list(got)} neurons, but the network has {list(neurons)}; "
             "calibrate them on this network with HomeostaticRepair.calibrate."
         )
+
+
+def check_keys(name: str, keys) -> None:
+    """Raise `ValueError` unless `keys` is a 1-D array of JAX PRNG keys (typed, or legacy uint32 pairs)."""
+    dtype = getattr(keys, "dtype", None)
+    shape = getattr(keys, "shape", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if len(shape) == 1:
+            return
+    elif dtype == np.uint32 and shape is not None and len(shape) == 2 and shape[1] == 2:
+        return
+    raise ValueError(
+        f"{name} must be a 1-D array of JAX PRNG keys, one per mask, got {_describe(keys)}; "
+        "pass jax.random.split(key, n_masks)."
+    )

@@ -474,13 +474,13 @@ def sweep_dataset(records: list[dict], accuracy_fault_free: float) -> xr.Dataset
     if not records:
         raise ValueError("records is empty; pass the list returned by run_sweep.")
     try:
-        a_ff = float(accuracy_fault_free)
+        a_ff = math.nan if isinstance(accuracy_fault_free, str) else float(accuracy_fault_free)
     except (TypeError, ValueError):
         a_ff = math.nan
-    if not math.isfinite(a_ff):
+    if not 0.0 < a_ff <= 1.0:
         raise ValueError(
-            f"accuracy_fault_free must be a finite number, got {accuracy_fault_free!r}; "
-            "pass the fault-free accuracy as a float."
+            f"accuracy_fault_free must be an accuracy in (0, 1], got {accuracy_fault_free!r}; pass the fault-free "
+            "accuracy as a float (FT divides by it, so 0 leaves FT undefined)."
         )
     masks = {int(record["masks"]) for record in records}
     if len(masks) > 1:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lifa_jax.campaign import load_dataset, save_dataset, sweep_dataset
-from lifa_jax.faults import NeuronDead, SynapseDead, fault_from_name, run_sweep, sensitivity_map
+from lifa_jax.faults import NeuronDead, SynapseDead, fault_from_name, run_sweep, sensitivity_map, sweep_masks
 from lifa_jax.metrics import fault_tolerance, mean_ci95
 from lifa_jax.network import RegularEncoder, SpikingNetwork
 from lifa_jax.repair import HomeostaticRepair
@@ -161,6 +161,46 @@ def test_sweep_dataset_rejects_what_one_grid_cannot_hold(net, batch):
     other = sweep(net, batch, [NeuronDead(0.3)], n_masks=2)
     with pytest.raises(ValueError, match=r"different numbers of masks \(\[2, 3\]\)"):
         sweep_dataset(records + other, 0.5)
-    with pytest.raises(ValueError, match="accuracy_fault_free must be a finite number, got nan"):
-        sweep_dataset(records, float("nan"))
+    for bad in (float("nan"), 0.0, 1.5, "0.9"):
+        with pytest.raises(ValueError, match=r"accuracy_fault_free must be an accuracy in \(0, 1\], got"):
+            sweep_dataset(records, bad)
     assert sweep_dataset(records, jnp.asarray(0.5)).attrs["accuracy_fault_free"] == 0.5
+
+
+def test_run_sweep_checks_its_other_arguments(net, batch):
+    spikes, labels = batch
+    with pytest.raises(ValueError, match=r"fault_from_spec\('neuron_dead\+astrocyte_dead@0.5', rate\)"):
+        sweep(net, batch, ["neuron_dead+astrocyte_dead@0.5"])
+    with pytest.raises(ValueError, match="faults is empty"):
+        sweep(net, batch, [])
+    with pytest.raises(ValueError, match="n_masks must be an integer of at least 1, got 2.5"):
+        run_sweep(net, [NeuronDead(0.1)], spikes, labels, n_masks=2.5, key=jax.random.key(0))
+    # Labels as a Python list work as an array does.
+    as_list = run_sweep(net, [NeuronDead(0.1)], spikes, [int(v) for v in labels], n_masks=2, key=jax.random.key(0))
+    as_array = run_sweep(net, [NeuronDead(0.1)], spikes, labels, n_masks=2, key=jax.random.key(0))
+    np.testing.assert_array_equal(as_list[0]["accuracy_no_repair"], as_array[0]["accuracy_no_repair"])
+
+
+def test_sweep_masks_checks_fault_and_keys(net, batch):
+    spikes, labels = batch
+    keys = jax.random.split(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match="keys must be a 1-D array of JAX PRNG keys, one per mask"):
+        sweep_masks(net, NeuronDead(0.1), jax.random.key(0), spikes, labels)
+    with pytest.raises(ValueError, match="keys must be a 1-D array"):
+        sweep_masks(net, NeuronDead(0.1), 3, spikes, labels)
+    for fault in ("neuron_dead", [NeuronDead(0.1)]):
+        with pytest.raises(ValueError, match="fault must be one fault such as NeuronDead"):
+            sweep_masks(net, fault, keys, spikes, labels)
+    assert sweep_masks(net, NeuronDead(0.1), keys, spikes, labels).status.shape == (2,)
+
+
+@pytest.mark.parametrize("topology", [[64, 16.5, 10], "64-16-10", [64, True, 10]])
+def test_init_rejects_non_integer_topologies(topology):
+    with pytest.raises(ValueError, match="topology must be a list of integer layer sizes"):
+        SpikingNetwork.init(topology, key=jax.random.key(0))
+
+
+def test_evaluate_needs_steps(net):
+    x = np.zeros((4, 12), np.float32)
+    with pytest.raises(ValueError, match="steps"):
+        evaluate(net, x, np.zeros(4, np.int32), steps=0, encoder=RegularEncoder(), key=jax.random.key(0))

@@ -169,3 +169,66 @@ def test_cli_event_engine_rejects_combinations(checkpoint, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "--engine event does not support combined faults 'synapse_dead+astrocyte_dead@0.5'" in err
+
+
+def test_first_component_fails_the_units_it_fails_alone():
+    net = SpikingNetwork.init([12, 24, 4], key=jax.random.key(0), domain_size=6)
+    for seed in range(3):
+        alone = draw_faults(net, NeuronDead(0.3), key=jax.random.key(seed))
+        combined = draw_faults(net, Combined(NeuronDead(0.3), AstrocyteDead(1.0)), key=jax.random.key(seed))
+        for a, b in zip(alone.neuron_alive, combined.neuron_alive):
+            np.testing.assert_array_equal(a, b)
+        assert all(int(a.sum()) == 0 for a in combined.astrocyte_alive)
+
+
+def test_transient_dead_astrocytes_leave_the_sweep_unrepaired():
+    # A transient mask is redrawn every step, so the gains must be switched off at the steps the astrocyte is dead.
+    net = SpikingNetwork.init([12, 24, 4], key=jax.random.key(0), domain_size=6)
+    x = jax.random.uniform(jax.random.key(1), (40, 12))
+    spikes = encode_batch(RegularEncoder(), x, 20, jax.random.key(2))
+    labels = jax.numpy.argmax(spikes[:, :, :4].sum(1), -1).astype(jax.numpy.int32)
+    repair = HomeostaticRepair(passes=5)
+    faults = [Transient(NeuronDead(0.3)), Transient(Combined(NeuronDead(0.3), AstrocyteDead(1.0), swept=(0,)))]
+    alone, unrepaired = run_sweep(
+        net,
+        faults,
+        spikes,
+        labels,
+        n_masks=6,
+        key=jax.random.key(3),
+        repair=repair,
+        set_points=repair.calibrate(net, spikes),
+        adapt_spikes=spikes,
+    )
+    assert np.any(alone["accuracy_repair"] != alone["accuracy_no_repair"])
+    np.testing.assert_array_equal(unrepaired["accuracy_repair"], unrepaired["accuracy_no_repair"])
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: Combined(NeuronDead(0.1), AstrocyteDead(0.5), swept=0), "swept must be a tuple of component indices"),
+        (lambda: Combined(NeuronDead(0.1), AstrocyteDead(0.5), swept=(True,)), "swept must be a tuple"),
+        (lambda: fault_from_spec(None, 0.2), "a fault specification must be a string"),
+        (lambda: fault_from_spec("neuron_dead+", 0.2), r"'neuron_dead\+' has an empty fault kind; join kinds"),
+        (lambda: fault_from_spec("neuron_dead", "0.2"), r"fault rate must be a number in \[0, 1\], got '0.2'"),
+        (lambda: NeuronDead(None), "fault rate must be a number"),
+    ],
+)
+def test_bad_combinations_in_python(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_resume_with_other_faults_names_only_faults(checkpoint, tmp_path, capsys):
+    out = tmp_path / "c"
+    args = ["sweep", "--checkpoint", str(checkpoint), "--rates", "0.1", "--masks", "2", "--chunk-size", "2"]
+    args += ["--max-test", "30", "--no-repair", "--fault-option", "synapse_bitflip_fixed.bits=7"]
+    assert main([*args, "--faults", "synapse_bitflip_fixed+astrocyte_dead@0.5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(out), "--faults", "neuron_dead"]) == 2
+    err = capsys.readouterr().err
+    assert "started with other settings (faults); faults: 'synapse_bitflip_fixed+astrocyte_dead@0.5' stored" in err
+    assert "'neuron_dead' requested" in err
+    assert "--bits" not in err
+    assert "fault_options" not in err

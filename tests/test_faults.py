@@ -117,7 +117,7 @@ def test_vmapped_sweep_equals_python_loop(net):
 
 
 def test_sweep_rejects_no_masks(net):
-    with pytest.raises(ValueError, match="n_masks must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="n_masks must be an integer of at least 1, got 0"):
         run_sweep(
             net,
             [NeuronDead(0.1)],

@@ -312,14 +312,17 @@ def _run_in(config, args, staging: pathlib.Path, out: pathlib.Path) -> int:
 
 def _print_summary(summary: dict) -> None:
     print(f"fault-free accuracy: {summary['accuracy_fault_free']:.4f} (higher is better)")
+    # The fault column fits the longest name, such as a combination of kinds.
+    width = max([14] + [len(r["fault"]) + 2 for r in summary["sweep"]])
     print(
-        f"{'fault':<14}{'rate':>6}{'acc no repair':>15}{'acc repair':>12}{'FT no rep %':>13}{'FT rep %':>10}{'R %':>8}"
+        f"{'fault':<{width}}{'rate':>6}{'acc no repair':>15}{'acc repair':>12}{'FT no rep %':>13}{'FT rep %':>10}"
+        f"{'R %':>8}"
     )
     for r in summary["sweep"]:
         rec = r["recovery"]["mean"]
         rec_text = "n/a" if rec is None else f"{rec:.1f}"
         print(
-            f"{r['fault']:<14}{r['rate']:>6g}{r['accuracy_no_repair']['mean']:>15.4f}"
+            f"{r['fault']:<{width}}{r['rate']:>6g}{r['accuracy_no_repair']['mean']:>15.4f}"
             f"{r['accuracy_repair']['mean']:>12.4f}{r['ft_no_repair']['mean']:>13.2f}"
             f"{r['ft_repair']['mean']:>10.2f}{rec_text:>8}"
         )

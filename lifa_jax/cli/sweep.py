@@ -854,6 +854,15 @@ def _resumed_config(args):
             f"{stored_settings['engine']!r} stored, {requested['engine']!r} requested. Resume without changing it, "
             "or start a new campaign with --out."
         )
+    if "faults" in requested:
+        # Checked first too: the fault options of kinds dropped from faults would be listed as changes of their own.
+        faults = parse_fault_specs(requested["faults"], _option("faults", names))
+        if faults != tuple(stored.faults):
+            raise UserError(
+                f"the campaign in {str(folder)!r} was started with other settings (faults); faults: "
+                f"{','.join(stored.faults)!r} stored, {','.join(faults)!r} requested. Resume without changing it, "
+                "or start a new campaign with --out."
+            )
     config = build_config(settings, names=names, cli_keys=frozenset(explicit))
     # Fault options are compared with their defaults filled in, so giving a field
     # at its default value on resume is no change.
@@ -1202,12 +1211,19 @@ def _written_chunks(config, folder: pathlib.Path) -> int:
 
 def _print_results(summary: dict, folder: pathlib.Path) -> None:
     print(f"fault-free accuracy: {summary['accuracy_fault_free']:.4f} (higher is better); results in {folder}")
+    width = _fault_width(summary)
     for r in summary["sweep"]:
         ft_r = "n/a (no repair run)" if r["ft_repair"] is None else f"{r['ft_repair']['mean']:.2f} %"
         print(
-            f"  {r['fault']:<24} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   FT repair {ft_r}"
+            f"  {r['fault']:<{width}} rate {r['rate']:<8g} FT no repair {r['ft_no_repair']['mean']:7.2f} %   "
+            f"FT repair {ft_r}"
         )
     _print_flagged(summary, folder)
+
+
+def _fault_width(summary: dict) -> int:
+    """Return the width of the fault column: 24, or the longest fault name, such as a combination of kinds."""
+    return max([24] + [len(r["fault"]) for r in summary["sweep"]])
 
 
 def _print_flagged(summary: dict, folder: pathlib.Path) -> None:
@@ -1229,4 +1245,4 @@ def _print_flagged(summary: dict, folder: pathlib.Path) -> None:
     )
     for r, n in rows:
         flags = ", ".join(f"{text} ({count})" for text, count in r["status"].items() if text != "ok")
-        print(f"  {r['fault']:<24} rate {r['rate']:<8g} {n} of {r['masks']} masks: {flags}")
+        print(f"  {r['fault']:<{_fault_width(summary)}} rate {r['rate']:<8g} {n} of {r['masks']} masks: {flags}")

@@ -30,6 +30,8 @@ from ..network import NetworkFaults, SpikingNetwork
 
 
 def _check_rate(rate) -> None:
+    if isinstance(rate, str) or rate is None:
+        raise ValueError(f"fault rate must be a number in [0, 1], got {rate!r}; pass a fraction such as 0.1.")
     if isinstance(rate, int | float) and not 0.0 <= rate <= 1.0:
         raise ValueError(f"fault rate must lie in [0, 1], got {rate!r}; pass a fraction such as 0.1.")
 
@@ -518,7 +520,10 @@ class Combined(eqx.Module):
     fail. Its `name` joins the kinds with "+" and marks a fixed component's rate
     with "@", here ``"neuron_dead+astrocyte_dead@0.5"``, the form that
     `fault_from_spec` and `lifa sweep --faults` read. When two components
-    replace the same synapse, the later one wins.
+    replace the same synapse, the later one wins. The first component fails
+    the same units as it would alone under the same key, so a sweep of
+    `NeuronDead` and of this combination compares the same dead neurons with
+    and without the dead astrocytes.
     """
 
     faults: tuple[AbstractFault, ...]
@@ -539,7 +544,16 @@ class Combined(eqx.Module):
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"Combined repeats {repeated}; give each fault kind once.")
-        swept = tuple(range(len(faults))) if swept is None else tuple(int(i) for i in swept)
+        if swept is None:
+            swept = tuple(range(len(faults)))
+        elif not isinstance(swept, tuple | list) or not all(
+            isinstance(i, int | np.integer) and not isinstance(i, bool) for i in swept
+        ):
+            raise ValueError(
+                f"swept must be a tuple of component indices, got {swept!r}; for example swept=(0,) to sweep the "
+                "first fault's rate."
+            )
+        swept = tuple(int(i) for i in swept)
         bad = [i for i in swept if not 0 <= i < len(faults)]
         if not swept or bad or len(set(swept)) != len(swept):
             raise ValueError(
@@ -562,9 +576,13 @@ class Combined(eqx.Module):
         return self.faults[self.swept[0]].rate
 
     def apply(self, network: SpikingNetwork, faults: NetworkFaults, *, key: PRNGKeyArray) -> NetworkFaults:
-        """Return `faults` with every component's failed units added, each from its own split of `key`."""
-        for fault, k in zip(self.faults, jax.random.split(key, len(self.faults))):
-            faults = fault.apply(network, faults, key=k)
+        """Return `faults` with every component's failed units added.
+
+        The first component draws from `key` itself, so it fails the same units
+        as it would alone; component `i` draws from `jax.random.fold_in(key, i)`.
+        """
+        for i, fault in enumerate(self.faults):
+            faults = fault.apply(network, faults, key=key if i == 0 else jax.random.fold_in(key, i))
         return faults
 
 
@@ -618,11 +636,20 @@ def parse_fault_spec(spec: str) -> list[tuple[str, float | None]]:
     Kinds are joined with "+"; a kind followed by "@RATE" keeps that rate, the
     others take the swept rate (None here). At least one must be swept.
     """
+    if not isinstance(spec, str):
+        raise ValueError(
+            f"a fault specification must be a string such as 'neuron_dead+astrocyte_dead@0.5', got {spec!r}."
+        )
     valid = ", ".join(sorted(FAULT_KINDS))
     parts = []
     for text in spec.split("+"):
         kind, at, fixed = text.strip().partition("@")
         kind = kind.strip()
+        if not kind:
+            raise ValueError(
+                f"{spec!r} has an empty fault kind; join kinds with single '+' signs, as in "
+                "neuron_dead+astrocyte_dead@0.5."
+            )
         if kind not in FAULT_KINDS:
             where = f" in {spec!r}" if "+" in spec or at else ""
             raise ValueError(f"unknown fault kind {kind!r}{where}; use one of: {valid}.")

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .._checks import check_class_labels, check_key, check_set_points, check_spike_batch
+from .._checks import check_class_labels, check_key, check_keys, check_set_points, check_spike_batch
 from ..network import NetworkFaults, SpikingNetwork, effective_weights, predict, simulate
 from ..repair import HomeostaticRepair, SetPoints
 from .specs import AbstractFault, Combined, Transient, draw_faults, with_rate
@@ -195,11 +195,14 @@ def _check_faults(faults) -> None:
             f"faults must be a list of faults such as [NeuronDead(0.1)], got {type(faults).__name__}; "
             "build each with its class or with fault_from_name(kind, rate)."
         )
+    if not faults:
+        raise ValueError("faults is empty; pass at least one fault, such as [NeuronDead(0.1)].")
     for item in faults:
         if isinstance(item, str):
+            builder = "fault_from_spec" if "+" in item or "@" in item else "fault_from_name"
             raise ValueError(
                 f"faults must hold fault objects, got the name {item!r}; "
-                f"build one with lifa_jax.faults.fault_from_name({item!r}, rate) or its class, such as NeuronDead(0.1)."
+                f"build one with lifa_jax.faults.{builder}({item!r}, rate) or its class, such as NeuronDead(0.1)."
             )
         if not isinstance(item, AbstractFault | Transient | Combined):
             raise ValueError(
@@ -259,8 +262,15 @@ def sweep_masks(
 
     **Returns:** a `MaskResult` whose fields have shape `(len(keys),)`.
     """
+    if not isinstance(fault, AbstractFault | Transient | Combined):
+        raise ValueError(
+            f"fault must be one fault such as NeuronDead(0.1), got {type(fault).__name__}; "
+            "use run_sweep for a list of faults."
+        )
+    check_keys("keys", keys)
     engine.check(fault, repair=repair is not None, sharded=mesh is not None)
     _check_arguments(network, spikes, labels, set_points)
+    labels = jnp.asarray(labels)
     run = _sweep_masks_jit if engine.traceable else _sweep_traced
     return run(
         network,
@@ -354,8 +364,10 @@ def run_sweep(
     """
     _check_faults(faults)
     check_key("key", key)
-    if n_masks < 1:
-        raise ValueError(f"n_masks must be at least 1, got {n_masks}; pass the number of masks per rate.")
+    if not isinstance(n_masks, int | np.integer) or isinstance(n_masks, bool) or n_masks < 1:
+        raise ValueError(
+            f"n_masks must be an integer of at least 1, got {n_masks!r}; pass the number of masks per rate."
+        )
     if repair is not None and (set_points is None or adapt_spikes is None):
         raise ValueError("repair needs set_points (HomeostaticRepair.calibrate) and adapt_spikes.")
     if chunk_size < 1:
@@ -363,6 +375,7 @@ def run_sweep(
     for fault in faults:
         engine.check(fault, repair=repair is not None, sharded=mesh is not None)
     _check_arguments(network, spikes, labels, set_points)
+    labels = jnp.asarray(labels)
 
     keys = jax.random.split(key, n_masks)
     if mesh is not None:

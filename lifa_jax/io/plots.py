@@ -36,7 +36,9 @@ def plot_ft_vs_rate(sweep: list[dict], path: str | os.PathLike) -> None:
             half = np.array([r[field]["ci95"] or 0.0 for r in rows])
             ax.plot(rates, mean, "o-", color=color, label=label)
             ax.fill_between(rates, mean - half, mean + half, color=color, alpha=0.2)
-        ax.set_title(f"{kind.replace('_', ' ')} ({rows[0]['masks']} masks per rate)")
+        # Each kind of a combination goes on its own line, so long titles do not run into the next panel.
+        name = kind.replace("_", " ").replace("+", " +\n")
+        ax.set_title(f"{name}\n({rows[0]['masks']} masks per rate)")
         unit = "per bit" if "bitflip" in kind else "fraction of units"
         ax.set_xlabel(f"fault rate ({unit})")
         ax.set_ylabel("fault tolerance FT (%), higher is better")

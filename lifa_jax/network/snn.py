@@ -208,6 +208,12 @@ class SpikingNetwork(eqx.Module):
           `domain_size`), e.g. from astrocyte placement.
         - `dt`: step (ms).
         """
+        if isinstance(topology, str) or not all(
+            isinstance(n, int | np.integer) and not isinstance(n, bool) for n in topology
+        ):
+            raise ValueError(
+                f"topology must be a list of integer layer sizes, got {topology!r}; for example [64, 128, 10]."
+            )
         topology = tuple(int(n) for n in topology)
         if len(topology) < 2 or any(n < 1 for n in topology):
             raise ValueError(
@@ -307,7 +313,12 @@ class SpikingNetwork(eqx.Module):
                 synaptic = propagate_nonfinite(self.propagation, weights[layer], spikes)
             else:
                 synaptic = self.propagation(weights[layer], spikes)
-            current = synaptic * self.coupling.scale(g_post) * gains[layer] / self.dt
+            # Repair gains act through the astrocyte: a domain whose astrocyte is dead at this step keeps gain 1.
+            gain = gains[layer]
+            if n_astro:
+                astro_alive = faults.astrocyte_alive[layer][jnp.clip(domain, 0, n_astro - 1)] > 0
+                gain = jnp.where(has_astro & ~astro_alive, 1.0, gain)
+            current = synaptic * self.coupling.scale(g_post) * gain / self.dt
             neuron_state, spikes = lif_step(
                 self._layer_neuron(faults, layer),
                 state.neurons[layer],

@@ -198,6 +198,7 @@ def evaluate(
     integer class per sample.
     """
     check_key("key", key)
+    check_positive("steps", steps, "pass the number of simulation steps T")
     _check_features("x", x, network.topology[0])
     check_class_labels("y", y, int(np.shape(x)[0]), network.topology[-1])
     spikes = encode_batch(encoder, jnp.asarray(x, dtype=jnp.float32), steps, key)
