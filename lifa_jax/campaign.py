@@ -99,6 +99,8 @@ class CampaignConfig:
     - `devices`: number of devices to split masks over (1: no sharding).
     - `checkpoint`: the model file swept, or None to train one with `run`.
     - `transient`: redraw every mask on every time step instead of once per run.
+    - `sensitivity`: also compute the single-neuron sensitivity map (one dense
+      simulation of the test set per hidden neuron).
     - `engine`: sweep engine name (see `ENGINES`); `engine_options`: its keyword
       options, e.g. `{"capacity": [4096, None]}` for `"differential"`.
     """
@@ -113,6 +115,7 @@ class CampaignConfig:
     devices: int = 1
     checkpoint: str | None = None
     transient: bool = False
+    sensitivity: bool = True
     engine: str = "dense"
     engine_options: dict = dataclasses.field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""lifa run and lifa sweep on a checkpoint: its hidden layers, and a fault-free accuracy of 0."""
+"""lifa run and lifa sweep on a checkpoint: its hidden layers, a fault-free accuracy of 0, the optional sensitivity map."""
 
 import json
 
@@ -41,3 +41,29 @@ def test_run_takes_the_hidden_layers_of_a_checkpoint(checkpoint, tmp_path, capsy
     assert json.loads((out / "summary.json").read_text())["topology"] == [64, 24, 10]
     assert main([*args, "--topology", "64,128,10", "--out", str(tmp_path / "other")]) == 2
     assert "does not match --topology 64,128,10" in capsys.readouterr().err
+
+
+def test_sweep_without_sensitivity_map(checkpoint, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--checkpoint", str(checkpoint), "--rates", "0.1", "--masks", "2", "--chunk-size", "2"]
+    assert main([*args, "--max-test", "30", "--no-repair", "--no-sensitivity", "--out", str(out)]) == 0
+    assert not (out / "sensitivity.png").exists()
+    assert json.loads((out / "summary.json").read_text())["critical_neurons"] is None
+    assert "Not computed: the campaign ran with --no-sensitivity." in (out / "report.md").read_text()
+    # A resume of the finished campaign rewrites a missing report without asking for the map.
+    (out / "report.md").unlink()
+    assert main(["sweep", "--resume", str(out)]) == 0
+    assert (out / "report.md").is_file()
+    assert not (out / "sensitivity.png").exists()
+
+
+def test_sensitivity_key_in_toml(checkpoint, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'checkpoint = "{checkpoint}"\nrates = [0.1]\nmasks = 2\nchunk_size = 2\nmax_test = 30\n'
+        "repair = false\nsensitivity = false\n"
+    )
+    out = tmp_path / "t"
+    assert main(["sweep", "--config", str(config), "--out", str(out)]) == 0
+    assert not (out / "sensitivity.png").exists()
+    assert json.loads((out / "campaign.json").read_text())["config"]["sensitivity"] is False

@@ -26,6 +26,7 @@ DEFAULTS = {
     "bits": None,
     "fixed_format": "2.6",
     "transient": False,
+    "sensitivity": True,
     "engine": "dense",
     "capacity": None,
 }
@@ -43,6 +44,7 @@ TOML_TYPES = {
     "fixed_format": (str,),
     "repair": (bool,),
     "transient": (bool,),
+    "sensitivity": (bool,),
     "quick": (bool,),
     "fault_options": (dict,),
     **dict.fromkeys(
@@ -84,6 +86,11 @@ FIELD_TYPE_NAMES = {
 OUTPUT_FILES = ("sweep.nc", "summary.json", "report.md", "ft_vs_rate.png", "sensitivity.png")
 
 
+def _output_files(config) -> tuple[str, ...]:
+    """Return the files a finished campaign writes: `OUTPUT_FILES`, without sensitivity.png when it is skipped."""
+    return tuple(name for name in OUTPUT_FILES if config.sensitivity or name != "sensitivity.png")
+
+
 def register(subparsers) -> None:
     """Add the `sweep` subcommand."""
     sup = argparse.SUPPRESS
@@ -119,6 +126,14 @@ def register(subparsers) -> None:
         "--chunk-size", type=int, default=sup, help="masks per chunk written to disk (default 25, 8 with --quick)"
     )
     p.add_argument("--no-repair", dest="repair", action="store_false", default=sup, help="skip astrocyte repair")
+    p.add_argument(
+        "--no-sensitivity",
+        dest="sensitivity",
+        action="store_false",
+        default=sup,
+        help="skip the single-neuron sensitivity map, which simulates the test set once per hidden neuron "
+        "(sensitivity.png is then not written)",
+    )
     p.add_argument(
         "--transient",
         action="store_true",
@@ -555,6 +570,7 @@ def build_config(settings: dict, *, names: dict[str, str] | None = None, cli_key
             devices=settings["devices"],
             checkpoint=settings["checkpoint"],
             transient=bool(settings["transient"]),
+            sensitivity=bool(settings["sensitivity"]),
             engine=engine,
             engine_options=engine_options,
         )
@@ -763,7 +779,7 @@ def run(args) -> int:
         config = _resumed_config(args)
         if not missing_chunks(config, folder):
             summary = _read_summary(folder, config)
-            missing = [name for name in OUTPUT_FILES if not (folder / name).is_file()]
+            missing = [name for name in _output_files(config) if not (folder / name).is_file()]
             if summary is not None and not missing:
                 print(f"lifa sweep: the campaign in {folder} is complete; nothing to recompute.")
                 _print_results(summary, folder)
@@ -990,6 +1006,7 @@ def _settings_from_config(config) -> dict:
         "bits": bits,
         "fixed_format": fixed,
         "transient": config.transient,
+        "sensitivity": config.sensitivity,
         "engine": config.engine,
         "capacity": _capacity_setting(config.engine_options.get("capacity")),
         "fault_options": {kind: dict(fields) for kind, fields in options.items()},
@@ -1165,16 +1182,19 @@ def _execute(
     timings["sweep"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    _, drops = sensitivity_map(network, setup.spikes, setup.labels)
-    critical = []
-    for layer, drop in enumerate(drops):
-        order = [int(i) for i in jax.numpy.argsort(-drop)[:10]]
-        critical.append({"layer": layer, "neurons": order, "accuracy_drop": [float(drop[i]) for i in order]})
-    timings["sensitivity_map"] = time.perf_counter() - clock
+    critical = None
+    if config.sensitivity:
+        _, drops = sensitivity_map(network, setup.spikes, setup.labels)
+        critical = []
+        for layer, drop in enumerate(drops):
+            order = [int(i) for i in jax.numpy.argsort(-drop)[:10]]
+            critical.append({"layer": layer, "neurons": order, "accuracy_drop": [float(drop[i]) for i in order]})
+        timings["sensitivity_map"] = time.perf_counter() - clock
 
     save_dataset(campaign_dataset(config, arrays, a_ff), folder / "sweep.nc")
     plot_ft_vs_rate(records, folder / "ft_vs_rate.png")
-    plot_sensitivity(drops, folder / "sensitivity.png")
+    if config.sensitivity:
+        plot_sensitivity(drops, folder / "sensitivity.png")
     timings["total"] = time.perf_counter() - started
 
     summary = {

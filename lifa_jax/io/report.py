@@ -215,6 +215,9 @@ def render_sweep_report(summary: dict) -> str:
     lines += ["", "## Fault sweep", ""]
     lines += _sweep_table(summary["sweep"])
     lines += ["", "## Most critical neurons (single-neuron faults)", ""]
+    if summary["critical_neurons"] is None:
+        lines += ["Not computed: the campaign ran with --no-sensitivity.", "", "Figure: `ft_vs_rate.png`.", ""]
+        return "\n".join(lines)
     for entry in summary["critical_neurons"]:
         pairs = ", ".join(f"{n} ({d * 100:.1f})" for n, d in zip(entry["neurons"], entry["accuracy_drop"]))
         layer = entry["layer"]
