@@ -232,3 +232,19 @@ def test_resume_with_other_faults_names_only_faults(checkpoint, tmp_path, capsys
     assert "'neuron_dead' requested" in err
     assert "--bits" not in err
     assert "fault_options" not in err
+
+
+def test_cli_transient_bit_flips(checkpoint, tmp_path, capsys):
+    # The check for bit-flip rates that flip nothing used to fail on transient faults.
+    out = tmp_path / "t"
+    args = ["sweep", "--checkpoint", str(checkpoint), "--rates", "1e-5,1e-3", "--masks", "2", "--chunk-size", "2"]
+    args += ["--max-test", "20", "--no-repair", "--no-sensitivity", "--transient", "--out", str(out)]
+    assert main([*args, "--faults", "neuron_dead+synapse_bitflip_fixed@1e-5,synapse_bitflip_fixed"]) == 0
+    err = capsys.readouterr().err
+    # 1e-5 x 14,208 bit positions (1,776 weights x 8 bits) floors to 0 flips: one warning per kind and rate, fixed rates included.
+    assert err.count("warning: synapse_bitflip_fixed at rate 1e-05 flips floor(1e-05 x 14208) = 0 bits") == 1
+    ds = load_dataset(out)
+    assert list(ds.fault.values) == [
+        "neuron_dead+synapse_bitflip_fixed@1e-05",
+        "synapse_bitflip_fixed",
+    ]

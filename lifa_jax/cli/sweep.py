@@ -749,24 +749,28 @@ def _check_engine_rates(config, network) -> None:
 
 def _warn_empty_bit_flips(config, network) -> None:
     """Warn about exact-mode bit-flip rates that flip no bit at all, so their results equal the fault-free run."""
+    from ..faults import Combined, SynapseBitFlipFixed, SynapseBitFlipFloat, Transient
     from ..faults.differential import _space
 
-    for kind in config.faults:
-        if kind not in ("synapse_bitflip_fixed", "synapse_bitflip_float"):
-            continue
+    warned = set()
+    for spec in config.faults:
         for rate in config.rates:
-            fault = config.build_fault(kind, rate)
-            if rate <= 0 or not fault.exact:
-                continue
-            _, sizes, n_bits = _space(network, fault)
-            positions = sum(sizes) * n_bits
-            if math.floor(rate * positions + 1e-6) == 0:
-                print(
-                    f"lifa sweep: warning: {kind} at rate {rate:g} flips floor({rate:g} x {positions}) = 0 bits per "
-                    "mask in exact mode, so its results equal the fault-free run; raise the rate, or draw a Bernoulli "
-                    f"count with --fault-option {kind}.exact=false",
-                    file=sys.stderr,
-                )
+            fault = config.build_fault(spec, rate)
+            fault = fault.fault if isinstance(fault, Transient) else fault
+            for part in fault.faults if isinstance(fault, Combined) else (fault,):
+                part_rate = float(part.rate)
+                if not isinstance(part, SynapseBitFlipFixed | SynapseBitFlipFloat) or part_rate <= 0 or not part.exact:
+                    continue
+                _, sizes, n_bits = _space(network, part)
+                positions = sum(sizes) * n_bits
+                if math.floor(part_rate * positions + 1e-6) == 0 and (part.name, part_rate) not in warned:
+                    warned.add((part.name, part_rate))
+                    print(
+                        f"lifa sweep: warning: {part.name} at rate {part_rate:g} flips floor({part_rate:g} x "
+                        f"{positions}) = 0 bits per mask in exact mode, so its results equal the fault-free run; raise "
+                        f"the rate, or draw a Bernoulli count with --fault-option {part.name}.exact=false",
+                        file=sys.stderr,
+                    )
 
 
 def run(args) -> int:

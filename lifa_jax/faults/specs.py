@@ -56,9 +56,7 @@ def choose_units(key: PRNGKeyArray, n: int, rate, *, exact: bool, eligible: Arra
     if eligible is not None:
         u = jnp.where(eligible, u, 2.0)
     m = n if eligible is None else jnp.sum(eligible)
-    order = jnp.argsort(u)
-    rank = jnp.empty((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
-    return rank < jnp.round(rate * m)
+    return smallest(u, jnp.round(rate * m))
 
 
 def _choose_bits(key: PRNGKeyArray, n: int, rate, *, exact: bool) -> Array:
@@ -66,9 +64,31 @@ def _choose_bits(key: PRNGKeyArray, n: int, rate, *, exact: bool) -> Array:
     u = jax.random.uniform(key, (n,))
     if not exact:
         return u < rate
-    order = jnp.argsort(u)
-    rank = jnp.empty((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
-    return rank < jnp.floor(rate * n + 1e-6)
+    return smallest(u, jnp.floor(rate * n + 1e-6))
+
+
+def smallest(u: Array, k) -> Array:
+    """Return a boolean vector marking the `k` smallest entries of the non-negative vector `u`.
+
+    Equal values count in index order, so the result is `rank < k` for the ranks
+    of a stable `argsort(u)`. It is found without sorting: the bits of a
+    non-negative float32 order as its value, so 31 counting passes find the
+    k-th smallest value bit by bit. `k` may be traced; `k <= 0` marks nothing.
+    """
+    bits = jax.lax.bitcast_convert_type(u.astype(jnp.float32), jnp.int32)
+    k = jnp.asarray(k).astype(jnp.int32)
+
+    def narrow(i, value):
+        # Raise the candidate bit by bit while fewer than k entries lie below it.
+        trial = value | (jnp.int32(1) << (30 - i))
+        return jnp.where(jnp.sum(bits < trial) < k, trial, value)
+
+    kth = jax.lax.fori_loop(0, 31, narrow, jnp.int32(0))
+    below = bits < kth
+    ties = bits == kth
+    # Of the entries equal to the k-th value, the first ones by index fill the count.
+    take = ties & (jnp.cumsum(ties) <= k - jnp.sum(below))
+    return (below | take) & (k > 0)
 
 
 def _fill(faults: NetworkFaults, field: str, network: SpikingNetwork, value: float, kind: str) -> NetworkFaults:
