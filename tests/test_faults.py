@@ -195,3 +195,20 @@ def test_sweep_masks_compiles_once(net, monkeypatch):
     assert len(traces) == 1
     np.testing.assert_array_equal(first.accuracy_no_repair, again.accuracy_no_repair)
     assert other_rate.accuracy_no_repair.shape == (2,)
+
+
+def test_smallest_equals_stable_argsort_ranks():
+    from lifa_jax.faults.specs import smallest
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(1, 120))
+        # Odd trials hold many equal values, which a stable argsort ranks by index.
+        u = (rng.integers(0, 5, n) / 4 if trial % 2 else rng.random(n)).astype(np.float32)
+        if trial % 5 == 0:
+            u[rng.random(n) < 0.3] = 2.0  # the value ineligible units get
+        k = int(rng.integers(-1, n + 2))
+        order = np.argsort(u, kind="stable")
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n)
+        np.testing.assert_array_equal(np.asarray(smallest(jnp.asarray(u), k)), rank < k)
