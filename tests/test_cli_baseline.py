@@ -1,10 +1,15 @@
-"""lifa run and lifa sweep on a checkpoint: its hidden layers, a fault-free accuracy of 0, the optional sensitivity map."""
+"""lifa run and lifa sweep on a checkpoint: its hidden layers, a fault-free accuracy of 0, the optional sensitivity map, resuming on other devices."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
+import numpy as np
 import pytest
 
+from lifa_jax.campaign import load_dataset
 from lifa_jax.cli import main
 from lifa_jax.io import save_checkpoint
 from lifa_jax.network import SpikingNetwork
@@ -67,3 +72,26 @@ def test_sensitivity_key_in_toml(checkpoint, tmp_path):
     assert main(["sweep", "--config", str(config), "--out", str(out)]) == 0
     assert not (out / "sensitivity.png").exists()
     assert json.loads((out / "campaign.json").read_text())["config"]["sensitivity"] is False
+
+
+def test_sharded_campaign_resumes_on_one_device(checkpoint, tmp_path, capsys):
+    # Masks give the same results on any number of devices, so a campaign started on 4 may finish on 1.
+    common = ["--checkpoint", str(checkpoint), "--faults", "neuron_dead", "--rates", "0.2", "--masks", "8"]
+    common += ["--chunk-size", "4", "--max-test", "30", "--no-repair", "--no-sensitivity"]
+    sharded = tmp_path / "sharded"
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    command = [sys.executable, "-m", "lifa_jax.cli", "sweep", *common, "--devices", "4", "--out", str(sharded)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    # Drop one chunk, as an interruption would, and resume on this process's single device.
+    chunks = sorted((sharded / "chunks").iterdir())
+    chunks[-1].unlink()
+    (sharded / "sweep.nc").unlink()
+    assert main(["sweep", "--resume", str(sharded)]) == 2
+    assert "pass --devices 1 or fewer" in capsys.readouterr().err
+    assert main(["sweep", "--resume", str(sharded), "--devices", "1"]) == 0
+    whole = tmp_path / "whole"
+    assert main(["sweep", *common, "--out", str(whole)]) == 0
+    a, b = load_dataset(sharded), load_dataset(whole)
+    for name in ("accuracy_no_repair", "status"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)

@@ -1,6 +1,7 @@
 """`lifa sweep`: a resumable fault campaign with and without astrocyte repair."""
 
 import argparse
+import dataclasses
 import math
 import pathlib
 import re
@@ -891,6 +892,8 @@ def _resumed_config(args):
     except ValueError as error:
         raise UserError(f"{str(folder / 'campaign.json')!r} contains invalid fault options: {error}") from None
     requested_dict = {**config.to_dict(), "fault_options": config.resolved_fault_options()}
+    # The number of devices does not change any mask's result, so a campaign may resume on other devices.
+    requested_dict["devices"] = stored_dict["devices"]
     differ = config_differences(stored_dict, requested_dict)
     if differ:
         changes = "; ".join(
@@ -901,7 +904,7 @@ def _resumed_config(args):
             f"the campaign in {str(folder)!r} was started with other settings ({', '.join(differ)}); "
             f"{changes}. Resume without changing them, or start a new campaign with --out."
         )
-    return stored
+    return dataclasses.replace(stored, devices=config.devices)
 
 
 def _resumed_fault_options(stored: dict, requested: dict, fault_options: dict, settings: dict) -> dict:

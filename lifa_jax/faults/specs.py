@@ -78,12 +78,12 @@ def smallest(u: Array, k) -> Array:
     bits = jax.lax.bitcast_convert_type(u.astype(jnp.float32), jnp.int32)
     k = jnp.asarray(k).astype(jnp.int32)
 
-    def narrow(i, value):
-        # Raise the candidate bit by bit while fewer than k entries lie below it.
-        trial = value | (jnp.int32(1) << (30 - i))
-        return jnp.where(jnp.sum(bits < trial) < k, trial, value)
-
-    kth = jax.lax.fori_loop(0, 31, narrow, jnp.int32(0))
+    # Raise the candidate bit by bit while fewer than k entries lie below it. The loop is
+    # unrolled: a loop carry would need the sharding annotations of `u` inside `shard_map`.
+    kth = jnp.zeros_like(bits[:1])[0]
+    for bit in range(30, -1, -1):
+        trial = kth | (1 << bit)
+        kth = jnp.where(jnp.sum(bits < trial) < k, trial, kth)
     below = bits < kth
     ties = bits == kth
     # Of the entries equal to the k-th value, the first ones by index fill the count.

@@ -175,7 +175,9 @@ class Dense(AbstractEngine):
         if mesh is None:
             return local(keys)
         spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
-        return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(keys)
+        # Every value a device computes belongs to its own masks. Without the check of varying
+        # types, scans may start from replicated carries (zeros) and continue with per-mask values.
+        return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)(keys)
 
 
 def _check_arguments(network: SpikingNetwork, spikes, labels, set_points) -> None:
