@@ -12,19 +12,26 @@ def _describe(value) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _key_batch_shape(value) -> tuple[int, ...] | None:
+    """Return the batch shape of an array of JAX PRNG keys (typed, or legacy uint32 pairs), or None for other values."""
+    dtype = getattr(value, "dtype", None)
+    shape = getattr(value, "shape", None)
+    if dtype is None or shape is None:
+        return None
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return tuple(shape)
+    if dtype == np.uint32 and len(shape) >= 1 and shape[-1] == 2:
+        return tuple(shape[:-1])
+    return None
+
+
 def check_key(name: str, key) -> None:
     """Raise `ValueError` unless `key` is one JAX PRNG key (typed, or a legacy uint32 pair)."""
-    dtype = getattr(key, "dtype", None)
-    shape = getattr(key, "shape", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        if shape == ():
-            return
-    elif dtype == np.uint32 and shape == (2,):
-        return
-    raise ValueError(
-        f"{name} must be one JAX PRNG key, got {_describe(key)}; "
-        f"pass jax.random.key(seed) (split it with jax.random.split for several calls)."
-    )
+    if _key_batch_shape(key) != ():
+        raise ValueError(
+            f"{name} must be one JAX PRNG key, got {_describe(key)}; "
+            f"pass jax.random.key(seed) (split it with jax.random.split for several calls)."
+        )
 
 
 def check_class_labels(name: str, labels, samples: int, classes: int) -> None:
@@ -80,14 +87,9 @@ def check_set_points(set_points, neurons: tuple[int, ...]) -> None:
 
 def check_keys(name: str, keys) -> None:
     """Raise `ValueError` unless `keys` is a 1-D array of JAX PRNG keys (typed, or legacy uint32 pairs)."""
-    dtype = getattr(keys, "dtype", None)
-    shape = getattr(keys, "shape", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        if len(shape) == 1:
-            return
-    elif dtype == np.uint32 and shape is not None and len(shape) == 2 and shape[1] == 2:
-        return
-    raise ValueError(
-        f"{name} must be a 1-D array of JAX PRNG keys, one per mask, got {_describe(keys)}; "
-        "pass jax.random.split(key, n_masks)."
-    )
+    shape = _key_batch_shape(keys)
+    if shape is None or len(shape) != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of JAX PRNG keys, one per mask, got {_describe(keys)}; "
+            "pass jax.random.split(key, n_masks)."
+        )

@@ -71,7 +71,7 @@ def test_legacy_keys_still_work():
     assert np.array_equal(a.weights[0], b.weights[0])
 
 
-def test_set_points_of_another_network_are_rejected(net, batch):
+def test_foreign_set_points_rejected(net, batch):
     spikes, labels = batch
     other = SpikingNetwork.init([12, 7, 4], key=jax.random.key(0), domain_size=5)
     repair = HomeostaticRepair()
@@ -104,7 +104,7 @@ def test_sensitivity_map_layers(net, batch):
         sensitivity_map(net, spikes, labels, layers=[2])
 
 
-def test_training_and_evaluation_check_their_data(net):
+def test_train_evaluate_check_data(net):
     x = np.random.default_rng(0).random((8, 12), dtype=np.float32)
     y = np.arange(8, dtype=np.int32) % 4
     config = TrainConfig(epochs=1, batch_size=4, steps=5)
@@ -152,7 +152,7 @@ def test_sweep_dataset_round_trip(net, batch, tmp_path):
     assert load_dataset(tmp_path).identical(ds)
 
 
-def test_sweep_dataset_rejects_what_one_grid_cannot_hold(net, batch):
+def test_sweep_dataset_rejects_bad_records(net, batch):
     records = sweep(net, batch, [NeuronDead(0.1)])
     with pytest.raises(ValueError, match="records is empty"):
         sweep_dataset([], 0.5)

@@ -7,7 +7,6 @@ import sys
 
 import jax
 import numpy as np
-import pytest
 
 from lifa_jax.campaign import load_dataset
 from lifa_jax.cli import main
@@ -15,14 +14,7 @@ from lifa_jax.io import save_checkpoint
 from lifa_jax.network import SpikingNetwork
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "model.eqx"
-    save_checkpoint(path, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
-    return path
-
-
-def test_zero_fault_free_accuracy_is_a_user_error(tmp_path, capsys):
+def test_zero_baseline_is_user_error(tmp_path, capsys):
     # An untrained network misclassifies the first digits test sample, so FT has no baseline.
     path = tmp_path / "untrained.eqx"
     save_checkpoint(path, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
@@ -38,7 +30,7 @@ def test_zero_fault_free_accuracy_is_a_user_error(tmp_path, capsys):
     assert not (tmp_path / "sweep" / "chunks").exists()
 
 
-def test_run_takes_the_hidden_layers_of_a_checkpoint(checkpoint, tmp_path, capsys):
+def test_run_keeps_checkpoint_hidden_layers(checkpoint, tmp_path, capsys):
     # The checkpoint's hidden layer (24) is not the default 128; without --topology it is used as it is.
     out = tmp_path / "run"
     args = ["run", "--checkpoint", str(checkpoint), "--max-test", "30", "--masks", "2", "--rates", "0"]

@@ -23,7 +23,6 @@ from lifa_jax.faults import (
     run_sweep,
     with_rate,
 )
-from lifa_jax.io import save_checkpoint
 from lifa_jax.network import RegularEncoder, SpikingNetwork
 from lifa_jax.repair import HomeostaticRepair
 from lifa_jax.training import encode_batch
@@ -75,15 +74,14 @@ def test_fault_specs():
         Combined(NeuronDead(0.1), Transient(AstrocyteDead(0.5)))
 
 
-def test_dead_astrocytes_leave_the_sweep_unrepaired():
+def repair_sweep(faults):
+    """Sweep `faults` with homeostatic repair on a small network; return one record per fault."""
     net = SpikingNetwork.init([12, 24, 4], key=jax.random.key(0), domain_size=6)
     x = jax.random.uniform(jax.random.key(1), (40, 12))
     spikes = encode_batch(RegularEncoder(), x, 20, jax.random.key(2))
-    labels = jax.vmap(lambda s: jax.numpy.argmax(s.sum(0)))(spikes[:, :, :4]).astype(jax.numpy.int32)
+    labels = jax.numpy.argmax(spikes[:, :, :4].sum(1), -1).astype(jax.numpy.int32)
     repair = HomeostaticRepair(passes=5)
-    set_points = repair.calibrate(net, spikes)
-    faults = [NeuronDead(0.3), Combined(NeuronDead(0.3), AstrocyteDead(1.0), swept=(0,))]
-    alone, unrepaired = run_sweep(
+    return run_sweep(
         net,
         faults,
         spikes,
@@ -91,9 +89,13 @@ def test_dead_astrocytes_leave_the_sweep_unrepaired():
         n_masks=6,
         key=jax.random.key(3),
         repair=repair,
-        set_points=set_points,
+        set_points=repair.calibrate(net, spikes),
         adapt_spikes=spikes,
     )
+
+
+def test_dead_astrocytes_block_repair():
+    alone, unrepaired = repair_sweep([NeuronDead(0.3), Combined(NeuronDead(0.3), AstrocyteDead(1.0), swept=(0,))])
     # Repair changes the accuracy under some masks of neuron faults alone...
     assert np.any(alone["accuracy_repair"] != alone["accuracy_no_repair"])
     # ...and under none once every astrocyte is dead: their domains keep gain 1.
@@ -122,13 +124,6 @@ def test_campaign_config_with_combinations():
     assert set(config.resolved_fault_options()) == {"neuron_dead", "synapse_bitflip_fixed"}
     with pytest.raises(ValueError, match=r"--faults: unknown fault kind 'neuron_ded' in 'neuron_ded\+synapse_dead'"):
         CampaignConfig(faults=("neuron_ded+synapse_dead",)).validate()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "model.eqx"
-    save_checkpoint(path, SpikingNetwork.init([64, 24, 10], key=jax.random.key(0), domain_size=8))
-    return path
 
 
 def test_cli_sweep_of_combined_faults(checkpoint, tmp_path):
@@ -171,7 +166,7 @@ def test_cli_event_engine_rejects_combinations(checkpoint, tmp_path, capsys):
     assert "--engine event does not support combined faults 'synapse_dead+astrocyte_dead@0.5'" in err
 
 
-def test_first_component_fails_the_units_it_fails_alone():
+def test_first_component_matches_single_draw():
     net = SpikingNetwork.init([12, 24, 4], key=jax.random.key(0), domain_size=6)
     for seed in range(3):
         alone = draw_faults(net, NeuronDead(0.3), key=jax.random.key(seed))
@@ -181,25 +176,10 @@ def test_first_component_fails_the_units_it_fails_alone():
         assert all(int(a.sum()) == 0 for a in combined.astrocyte_alive)
 
 
-def test_transient_dead_astrocytes_leave_the_sweep_unrepaired():
+def test_transient_dead_astrocytes_block_repair():
     # A transient mask is redrawn every step, so the gains must be switched off at the steps the astrocyte is dead.
-    net = SpikingNetwork.init([12, 24, 4], key=jax.random.key(0), domain_size=6)
-    x = jax.random.uniform(jax.random.key(1), (40, 12))
-    spikes = encode_batch(RegularEncoder(), x, 20, jax.random.key(2))
-    labels = jax.numpy.argmax(spikes[:, :, :4].sum(1), -1).astype(jax.numpy.int32)
-    repair = HomeostaticRepair(passes=5)
     faults = [Transient(NeuronDead(0.3)), Transient(Combined(NeuronDead(0.3), AstrocyteDead(1.0), swept=(0,)))]
-    alone, unrepaired = run_sweep(
-        net,
-        faults,
-        spikes,
-        labels,
-        n_masks=6,
-        key=jax.random.key(3),
-        repair=repair,
-        set_points=repair.calibrate(net, spikes),
-        adapt_spikes=spikes,
-    )
+    alone, unrepaired = repair_sweep(faults)
     assert np.any(alone["accuracy_repair"] != alone["accuracy_no_repair"])
     np.testing.assert_array_equal(unrepaired["accuracy_repair"], unrepaired["accuracy_no_repair"])
 
@@ -235,7 +215,7 @@ def test_resume_with_other_faults_names_only_faults(checkpoint, tmp_path, capsys
 
 
 def test_cli_transient_bit_flips(checkpoint, tmp_path, capsys):
-    # The check for bit-flip rates that flip nothing used to fail on transient faults.
+    # The warning about bit-flip rates that flip nothing also reads transient and combined faults.
     out = tmp_path / "t"
     args = ["sweep", "--checkpoint", str(checkpoint), "--rates", "1e-5,1e-3", "--masks", "2", "--chunk-size", "2"]
     args += ["--max-test", "20", "--no-repair", "--no-sensitivity", "--transient", "--out", str(out)]
